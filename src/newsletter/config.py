@@ -1,0 +1,267 @@
+"""newsletter.toml -> a typed, frozen Config.
+
+Every default lives here, once. Any unknown key, wrong type or missing value stops with one
+line that names the file, the key and what is expected (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newsletter.errors import ConfigError
+
+CONFIG_NAME = "newsletter.toml"
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SUBJECT_FIELDS = {"name", "date", "number", "headline"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_address(value: str) -> str:
+    _, address = parseaddr(value)
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise ValueError(f"expected an email address such as 'Briefing <news@example.org>', got {value!r}")
+    return value
+
+
+class NewsletterSettings(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    sender: str
+    recipient: str
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    timezone: str = "UTC"
+    slug: Annotated[str, Field(pattern=_SLUG)] | None = None
+    subject: str = "{name}: {headline}"
+
+    _addresses = field_validator("sender", "recipient")(_check_address)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as 'Europe/Kyiv' or 'UTC', got {value!r}"
+            ) from None
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        names = {f for _, f, _, _ in string.Formatter().parse(value) if f}
+        unknown = names - _SUBJECT_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{sorted(unknown)[0]}}}; "
+                f"use {', '.join('{' + f + '}' for f in sorted(_SUBJECT_FIELDS))}"
+            )
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def folder_slug(self) -> str:
+        return self.slug or slugify(self.name)
+
+
+class SourcesSettings(_Model):
+    seeds: str = "seeds"
+
+
+class FeedSettings(_Model):
+    url: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1)]
+    enabled: bool = True
+    full_text: bool = False
+
+
+class SectionSettings(_Model):
+    id: Annotated[str, Field(pattern=_SLUG)]
+    title: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    keywords: list[str] = []
+    max_items: Annotated[int, Field(ge=1, le=50)] = 4
+    max_words: Annotated[int, Field(ge=10, le=2000)] = 120
+
+
+class OutboxSettings(_Model):
+    path: str = "outbox"
+
+
+class StateSettings(_Model):
+    path: str = ".newsletter"
+    url: str | None = None
+
+
+class TemplatesSettings(_Model):
+    path: str = "templates"
+
+
+_COLOUR = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class BrandSettings(_Model):
+    accent_color: _COLOUR = "#1a4d8f"
+    text_color: _COLOUR = "#1f2328"
+    muted_color: _COLOUR = "#57606a"
+    background_color: _COLOUR = "#f4f5f7"
+    card_color: _COLOUR = "#ffffff"
+    font_family: str = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+    logo_url: str | None = None
+    tagline: str = ""
+    postal_address: str = ""
+    unsubscribe_url: str | None = None
+
+    @field_validator("logo_url", "unsubscribe_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(https://|http://|mailto:)", value):
+            raise ValueError(f"expected an https://, http:// or mailto: URL, got {value!r}")
+        return value
+
+
+class Config(_Model):
+    newsletter: NewsletterSettings
+    sources: SourcesSettings = SourcesSettings()
+    feeds: list[FeedSettings] = []
+    sections: Annotated[list[SectionSettings], Field(min_length=1)]
+    outbox: OutboxSettings = OutboxSettings()
+    state: StateSettings = StateSettings()
+    templates: TemplatesSettings = TemplatesSettings()
+    brand: BrandSettings = BrandSettings()
+    # Where the config file lives: every relative path in it is relative to this folder.
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_sections(self) -> Config:
+        seen: set[str] = set()
+        for section in self.sections:
+            if section.id in seen:
+                raise ValueError(f"section id {section.id!r} is used twice; ids must be unique")
+            seen.add(section.id)
+        return self
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.path(self.sources.seeds)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.path(self.outbox.path)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.state.path)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.path(self.templates.path)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "newsletter"
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a newsletter.toml; raise ConfigError with one clear line."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; run 'newsletter init DIR' to create a project "
+            "or pass --config PATH"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    try:
+        return Config.model_validate({**data, "root": path.resolve().parent}, strict=False)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {_describe(e, data)}") from None
+
+
+def _describe(error: ValidationError, data: dict[str, Any]) -> str:
+    first = error.errors()[0]
+    loc = tuple(part for part in first["loc"] if part not in ("function-after",))
+    key = _key_name(loc)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"missing required key '{key}'"
+    message = first["msg"].removeprefix("Value error, ")
+    if kind.endswith("_type") or kind == "list_type":
+        message = f"expected {_expected(kind)}, got {first['input']!r}"
+    if key:
+        return f"key '{key}': {message}"
+    return message
+
+
+def _key_name(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part + 1}]" if parts else f"[{part + 1}]"
+        else:
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        model = _model_in(annotation) or model
+    return [name for name in model.model_fields if name != "root"]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found:
+            return found
+    return None
+
+
+def _expected(kind: str) -> str:
+    names = {
+        "string_type": "a string",
+        "int_type": "an integer",
+        "bool_type": "true or false",
+        "list_type": "a list",
+        "float_type": "a number",
+        "model_type": "a table",
+        "dict_type": "a table",
+    }
+    return names.get(kind, kind.removesuffix("_type").replace("_", " "))

@@ -1,0 +1,33 @@
+"""One exception tree: every error the tool raises on purpose is a NewsletterError.
+
+Library errors (TOML, Jinja2, MJML, SQLAlchemy, httpx) are wrapped where they enter,
+with ``raise ... from e``, so the CLI can print one clear line for any of them.
+"""
+
+
+class NewsletterError(Exception):
+    """Root of all errors raised by newsletter."""
+
+
+class ConfigError(NewsletterError, ValueError):
+    """newsletter.toml is missing, unreadable or invalid."""
+
+
+class SeedError(NewsletterError, ValueError):
+    """A seed document cannot be used (empty, binary, not UTF-8, too large, bad front matter)."""
+
+
+class FeedError(NewsletterError):
+    """A feed could not be fetched or parsed."""
+
+
+class TemplateError(NewsletterError):
+    """A template failed to load, render or compile."""
+
+
+class OutboxError(NewsletterError):
+    """An issue could not be written to the outbox."""
+
+
+class StateError(NewsletterError):
+    """The state database is unreachable or inconsistent."""

@@ -1,0 +1,82 @@
+"""The issue: a numbered, dated digest, and its stable JSON contract (issue.json).
+
+issue.json is read by other tools; its keys only ever grow. The contract:
+{"newsletter", "number", "date", "subject", "sections": [{"id", "title", "items": [{"text",
+"sources": [{"title", "url", "outlet", "published"}]}]}], "articles": [{"id", "title", "url",
+"outlet", "published", "origin"}]}; added since: "slot", "lead" (items, same shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from newsletter.articles import Article, Source
+from newsletter.sections import Item, Section
+
+
+@dataclass(frozen=True)
+class Issue:
+    newsletter: str
+    number: int
+    date: date
+    slot: datetime
+    subject: str
+    lead: tuple[Item, ...]
+    sections: tuple[Section, ...]
+    articles: tuple[Article, ...]
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(s.items) for s in self.sections) + len(self.lead)
+
+    def cited_articles(self) -> tuple[Article, ...]:
+        cited = {src for item in self.all_items() for src in item.sources}
+        return tuple(a for a in self.articles if a.source in cited)
+
+    def all_items(self) -> tuple[Item, ...]:
+        return self.lead + tuple(item for s in self.sections for item in s.items)
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    return {
+        "title": source.title,
+        "url": source.url,
+        "outlet": source.outlet,
+        "published": _when(source.published),
+    }
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {"text": item.text, "sources": [source_json(s) for s in item.sources]}
+
+
+def issue_json(issue: Issue) -> dict[str, Any]:
+    return {
+        "newsletter": issue.newsletter,
+        "number": issue.number,
+        "date": issue.date.isoformat(),
+        "slot": issue.slot.isoformat(),
+        "subject": issue.subject,
+        "lead": [item_json(i) for i in issue.lead],
+        "sections": [
+            {"id": s.id, "title": s.title, "items": [item_json(i) for i in s.items]}
+            for s in issue.sections
+        ],
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "url": a.url,
+                "outlet": a.outlet,
+                "published": _when(a.published),
+                "origin": a.origin,
+            }
+            for a in issue.articles
+        ],
+    }

@@ -1,0 +1,84 @@
+"""The outbox: one folder per issue, written atomically.
+
+Files are written and fsynced in a staging folder on the same file system, then the folder is
+renamed into place in one step: a crash leaves either the whole issue or nothing in the outbox.
+A finished issue is never overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from newsletter.errors import OutboxError
+
+STAGING = ".staging"
+STALE_STAGING_SECONDS = 3600
+
+
+def issue_folder_name(date_iso: str, slug: str, edition: int) -> str:
+    return f"{date_iso}-{slug}" if edition <= 1 else f"{date_iso}-{slug}-{edition}"
+
+
+def write_issue(outbox: Path, name: str, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` into ``outbox/name/`` atomically; refuse if it already exists."""
+    final = outbox / name
+    if final.exists():
+        raise OutboxError(f"{final}: already exists; a finished issue is never overwritten")
+    staging = outbox / STAGING / f"{name}.{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir(parents=True)
+        for filename, data in files.items():
+            _write_synced(staging / filename, data)
+        _fsync_dir(staging)
+        os.rename(staging, final)
+        _fsync_dir(outbox)
+    except OSError as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise OutboxError(f"{final}: already exists; a finished issue is never overwritten") from e
+        raise OutboxError(f"{final}: cannot write the issue: {e.strerror or e}") from e
+    return final
+
+
+def clean_staging(outbox: Path, older_than: float = STALE_STAGING_SECONDS) -> int:
+    """Remove staging folders left by runs that died; returns how many were removed."""
+    root = outbox / STAGING
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for entry in root.iterdir():
+        if time.time() - entry.stat().st_mtime > older_than:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def read_issue_json(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / "issue.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,199 @@
+"""The one place where the stages meet: sources -> articles -> sections -> rendered issue
+-> outbox. The CLI and the scheduler call ``run`` and hold no logic of their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+
+from newsletter import state
+from newsletter.articles import Article
+from newsletter.config import Config, SectionSettings
+from newsletter.errors import NewsletterError
+from newsletter.issue import Issue, issue_json
+from newsletter.message import build_message, message_bytes
+from newsletter.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
+from newsletter.render import RenderedIssue, Templates, load_templates, render_issue
+from newsletter.sections import Digest, summarize
+from newsletter.seeds import read_seeds
+
+Warn = Callable[[str], None]
+Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Digest]
+RunStatus = Literal["written", "exists", "busy", "nothing-new"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    slot: datetime
+    number: int | None
+    path: Path | None
+    message: str
+
+
+def slot_for(now: datetime, config: Config) -> datetime:
+    """A manual run's slot: the start of today in the newsletter's time zone."""
+    local = now.astimezone(config.newsletter.zone)
+    return datetime.combine(local.date(), time(0, 0), tzinfo=config.newsletter.zone)
+
+
+def gather_articles(config: Config, warn: Warn) -> list[Article]:
+    return read_seeds(config.seeds_dir, warn)
+
+
+def compose_issue(
+    config: Config,
+    articles: Sequence[Article],
+    *,
+    number: int,
+    slot: datetime,
+    summarizer: Summarizer = summarize,
+) -> Issue:
+    digest = summarizer(articles, config.sections, config.newsletter.language)
+    day = slot.date()
+    items = digest.lead + tuple(i for s in digest.sections for i in s.items)
+    headline = items[0].sources[0].title if items else "no news in today's sections"
+    subject = config.newsletter.subject.format(
+        name=config.newsletter.name,
+        date=f"{day.day} {day:%B %Y}",
+        number=number,
+        headline=headline,
+    )
+    return Issue(
+        newsletter=config.newsletter.name,
+        number=number,
+        date=day,
+        slot=slot,
+        subject=subject,
+        lead=digest.lead,
+        sections=digest.sections,
+        articles=tuple(articles),
+    )
+
+
+def issue_files(rendered: RenderedIssue, config: Config, now: datetime) -> dict[str, bytes]:
+    message = build_message(rendered, config, sent_at=now)
+    document = json.dumps(issue_json(rendered.issue), ensure_ascii=False, indent=2) + "\n"
+    return {
+        "issue.html": rendered.html.encode("utf-8"),
+        "issue.txt": rendered.text.encode("utf-8"),
+        "issue.eml": message_bytes(message),
+        "issue.json": document.encode("utf-8"),
+    }
+
+
+def run(
+    config: Config,
+    *,
+    now: datetime,
+    warn: Warn,
+    slot: datetime | None = None,
+    new_edition: bool = False,
+    allow_empty: bool = False,
+    summarizer: Summarizer = summarize,
+) -> RunResult:
+    """Build and write the issue for ``slot`` (default: today), exactly once."""
+    slot = slot or slot_for(now, config)
+    templates = load_templates(config.templates_dir)  # fail on a broken template before claiming
+    with state.connect(config.state_dir, config.state.url) as engine:
+        claim = state.claim_issue(
+            engine,
+            config.newsletter.name,
+            slot.isoformat(),
+            owner=state.owner_token(),
+            now=now,
+            new_edition=new_edition,
+        )
+        if isinstance(claim, state.AlreadyDone):
+            return RunResult(
+                "exists",
+                slot,
+                claim.record.number,
+                Path(claim.record.path) if claim.record.path else None,
+                f"issue #{claim.record.number} for {slot.date()} is already in "
+                f"{claim.record.path}; pass --new-edition to build another",
+            )
+        if isinstance(claim, state.Busy):
+            return RunResult(
+                "busy",
+                slot,
+                claim.record.number,
+                None,
+                f"issue #{claim.record.number} for {slot.date()} is being built by another "
+                f"run ({claim.record.owner}); nothing to do",
+            )
+        try:
+            return _build(config, engine, claim, slot, now, warn, allow_empty, summarizer, templates)
+        except BaseException as e:
+            state.release_issue(engine, claim.record, "failed", f"{type(e).__name__}: {e}")
+            raise
+
+
+def _build(
+    config: Config,
+    engine: Engine,
+    claim: state.Claimed,
+    slot: datetime,
+    now: datetime,
+    warn: Warn,
+    allow_empty: bool,
+    summarizer: Summarizer,
+    templates: Templates,
+) -> RunResult:
+    record = claim.record
+    outbox = config.outbox_dir
+    name = issue_folder_name(slot.date().isoformat(), config.newsletter.folder_slug, record.edition)
+    recovered = _recover(outbox / name, record) if claim.taken_over else None
+    if recovered is not None:
+        _finish(engine, record, recovered, now, outbox / name)
+        return RunResult("written", slot, record.number, outbox / name, "recovered")
+    seen = state.published_article_ids(engine, config.newsletter.name, except_slot=record.slot)
+    articles = [a for a in gather_articles(config, warn) if a.id not in seen]
+    if not articles and not allow_empty:
+        reason = "nothing new since the last issue: every article was already published"
+        state.release_issue(engine, record, "skipped", reason)
+        return RunResult("nothing-new", slot, None, None, reason)
+    issue = compose_issue(config, articles, number=record.number, slot=slot, summarizer=summarizer)
+    rendered = render_issue(issue, config, templates)
+    clean_staging(outbox)
+    path = write_issue(outbox, name, issue_files(rendered, config, now))
+    _finish(engine, record, issue_json(issue), now, path)
+    return RunResult("written", slot, record.number, path, f"issue #{record.number} written")
+
+
+def _recover(folder: Path, record: state.IssueRecord) -> dict[str, object] | None:
+    """A run that died after writing its folder but before recording it: adopt the folder."""
+    data = read_issue_json(folder)
+    if data and data.get("number") == record.number:
+        return data
+    return None
+
+
+def _finish(
+    engine: Engine,
+    record: state.IssueRecord,
+    data: dict[str, object],
+    now: datetime,
+    path: Path | None = None,
+) -> None:
+    sections = data.get("sections")
+    articles = data.get("articles")
+    if not isinstance(sections, list) or not isinstance(articles, list):
+        raise NewsletterError(f"issue #{record.number}: issue.json lacks sections or articles")
+    items = sum(len(s.get("items", [])) for s in sections) + len(list(data.get("lead") or []))
+    state.finish_issue(
+        engine,
+        record,
+        path=str(path) if path else "",
+        subject=str(data.get("subject", "")),
+        article_ids=[str(a["id"]) for a in articles],
+        articles_in=len(articles),
+        items_out=items,
+        now=now,
+    )

@@ -1,0 +1,342 @@
+"""State: the one database every process shares, through SQLAlchemy Core.
+
+The embedded default is a SQLite file in the state folder (WAL mode, a busy timeout, short
+transactions); a ``[state] url`` points elsewhere (PostgreSQL) with the same schema. Every
+effect is claimed here before it happens: an issue for a slot is claimed, then built, then
+marked done, so a retry or a second process never makes a second issue.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from newsletter.errors import StateError
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+issues = sa.Table(
+    "issues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("newsletter", sa.String(200), nullable=False),
+    sa.Column("slot", sa.String(40), nullable=False),
+    sa.Column("edition", sa.Integer, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("path", sa.Text),
+    sa.Column("subject", sa.Text),
+    sa.Column("articles_in", sa.Integer),
+    sa.Column("items_out", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("newsletter", "slot", "edition", name="uq_issue_slot_edition"),
+    sa.UniqueConstraint("newsletter", "number", name="uq_issue_number"),
+)
+
+issue_articles = sa.Table(
+    "issue_articles",
+    metadata,
+    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id"), nullable=False),
+    sa.Column("article_id", sa.String(500), nullable=False),
+    sa.PrimaryKeyConstraint("issue_id", "article_id"),
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    for table in (issues, issue_articles):
+        table.create(conn, checkfirst=True)
+
+
+# Versioned migrations: MIGRATIONS[n] brings a database from version n-1 to n. Never edit
+# one that has shipped; add the next.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+IssueStatus = Literal["building", "done", "failed", "skipped"]
+DEFAULT_LEASE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    id: int
+    newsletter: str
+    slot: str
+    edition: int
+    number: int
+    status: str
+    owner: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This process owns the slot: build the issue, then call ``finish_issue``."""
+
+    record: IssueRecord
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class AlreadyDone:
+    record: IssueRecord
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another live process is building this slot right now."""
+
+    record: IssueRecord
+
+
+ClaimResult = Claimed | AlreadyDone | Busy
+
+
+def state_url(state_dir: Path, url: str | None) -> str:
+    return url or f"sqlite:///{state_dir / 'state.db'}"
+
+
+def open_engine(state_dir: Path, url: str | None = None) -> Engine:
+    """Connect and migrate. SQLite gets WAL, a busy timeout and its folder created."""
+    if url is None:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StateError(f"{state_dir}: cannot create the state folder: {e.strerror}") from e
+    target = state_url(state_dir, url)
+    engine = sa.create_engine(target, future=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin_immediate)
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as e:
+        engine.dispose()
+        raise StateError(f"{_redacted(target)}: cannot open the state database: {e}") from e
+    return engine
+
+
+def _redacted(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # Take the write lock at BEGIN, so two claimers serialize instead of deadlocking on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> int:
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](conn)
+            conn.execute(schema_version.insert().values(version=version))
+        return SCHEMA_VERSION
+
+
+@contextmanager
+def connect(state_dir: Path, url: str | None = None) -> Iterator[Engine]:
+    engine = open_engine(state_dir, url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def owner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: only the lease can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record(row: sa.Row[Any]) -> IssueRecord:
+    return IssueRecord(
+        id=row.id,
+        newsletter=row.newsletter,
+        slot=row.slot,
+        edition=row.edition,
+        number=row.number,
+        status=row.status,
+        owner=row.owner,
+        path=row.path,
+    )
+
+
+def _as_aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def claim_issue(
+    engine: Engine,
+    newsletter: str,
+    slot: str,
+    *,
+    owner: str,
+    now: datetime,
+    new_edition: bool = False,
+    lease: timedelta = DEFAULT_LEASE,
+) -> ClaimResult:
+    """Claim the right to build ``newsletter``'s issue for ``slot``, before any work starts."""
+    for _ in range(5):
+        try:
+            with engine.begin() as conn:
+                return _claim(conn, newsletter, slot, owner, now, new_edition, lease)
+        except sa.exc.IntegrityError:
+            continue  # another process inserted the same slot or number first: look again
+    raise StateError(f"could not claim slot {slot} of {newsletter!r}: too much contention")
+
+
+def _claim(
+    conn: Connection,
+    newsletter: str,
+    slot: str,
+    owner: str,
+    now: datetime,
+    new_edition: bool,
+    lease: timedelta,
+) -> ClaimResult:
+    rows = conn.execute(
+        sa.select(issues)
+        .where(issues.c.newsletter == newsletter, issues.c.slot == slot)
+        .order_by(issues.c.edition)
+    ).all()
+    for row in rows:
+        if row.status == "done":
+            continue
+        stale = row.status in ("failed", "skipped") or not _owner_alive(row.owner)
+        stale = stale or now - _as_aware(row.claimed_at) > lease
+        if not stale:
+            return Busy(_record(row))
+        conn.execute(
+            issues.update()
+            .where(issues.c.id == row.id)
+            .values(owner=owner, status="building", claimed_at=now, error=None)
+        )
+        return Claimed(replace(_record(row), owner=owner, status="building"), taken_over=True)
+    done = [row for row in rows if row.status == "done"]
+    if done and not new_edition:
+        return AlreadyDone(_record(done[-1]))
+    number = (
+        conn.execute(
+            sa.select(sa.func.max(issues.c.number)).where(issues.c.newsletter == newsletter)
+        ).scalar()
+        or 0
+    ) + 1
+    edition = max((row.edition for row in rows), default=0) + 1
+    new_id = conn.execute(
+        issues.insert().values(
+            newsletter=newsletter,
+            slot=slot,
+            edition=edition,
+            number=number,
+            status="building",
+            owner=owner,
+            claimed_at=now,
+        )
+    ).inserted_primary_key
+    assert new_id is not None
+    record = IssueRecord(new_id[0], newsletter, slot, edition, number, "building", owner, None)
+    return Claimed(record, taken_over=False)
+
+
+def finish_issue(
+    engine: Engine,
+    record: IssueRecord,
+    *,
+    path: str,
+    subject: str,
+    article_ids: list[str],
+    articles_in: int,
+    items_out: int,
+    now: datetime,
+) -> None:
+    """Mark the claimed issue done and record which articles it published, in one step."""
+    with engine.begin() as conn:
+        updated = conn.execute(
+            issues.update()
+            .where(issues.c.id == record.id, issues.c.owner == record.owner)
+            .values(
+                status="done",
+                finished_at=now,
+                path=path,
+                subject=subject,
+                articles_in=articles_in,
+                items_out=items_out,
+            )
+        ).rowcount
+        if updated != 1:
+            raise StateError(f"issue #{record.number}: the claim was taken over by another run")
+        if article_ids:
+            conn.execute(
+                issue_articles.insert(),
+                [{"issue_id": record.id, "article_id": a} for a in sorted(set(article_ids))],
+            )
+
+
+def release_issue(
+    engine: Engine, record: IssueRecord, status: IssueStatus, reason: str
+) -> None:
+    """Give up a claim as "failed" or "skipped"; a later run may claim the slot again."""
+    with engine.begin() as conn:
+        conn.execute(
+            issues.update()
+            .where(issues.c.id == record.id, issues.c.owner == record.owner)
+            .values(status=status, error=reason[:2000])
+        )
+
+
+def published_article_ids(engine: Engine, newsletter: str, *, except_slot: str) -> set[str]:
+    """Ids of articles published in a finished issue of ``newsletter`` for another slot."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(issue_articles.c.article_id)
+            .join(issues, issues.c.id == issue_articles.c.issue_id)
+            .where(
+                issues.c.newsletter == newsletter,
+                issues.c.status == "done",
+                issues.c.slot != except_slot,
+            )
+        )
+        return {row.article_id for row in rows}
