@@ -65,7 +65,9 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     for paragraph in re.split(r"\n\s*\n|\n", text):
         paragraph = " ".join(paragraph.split())
         if paragraph:
-            sentences.extend(s.strip() for s in _segmenter(language).segment(paragraph) if s.strip())
+            sentences.extend(
+                s.strip() for s in _segmenter(language).segment(paragraph) if s.strip()
+            )
     return sentences
 
 

@@ -30,7 +30,9 @@ class _Model(BaseModel):
 def _check_address(value: str) -> str:
     _, address = parseaddr(value)
     if "@" not in address or address.startswith("@") or address.endswith("@"):
-        raise ValueError(f"expected an email address such as 'Briefing <news@example.org>', got {value!r}")
+        raise ValueError(
+            f"expected an email address such as 'Briefing <news@example.org>', got {value!r}"
+        )
     return value
 
 

@@ -43,7 +43,9 @@ def write_issue(outbox: Path, name: str, files: Mapping[str, bytes]) -> Path:
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
-            raise OutboxError(f"{final}: already exists; a finished issue is never overwritten") from e
+            raise OutboxError(
+                f"{final}: already exists; a finished issue is never overwritten"
+            ) from e
         raise OutboxError(f"{final}: cannot write the issue: {e.strerror or e}") from e
     return final
 

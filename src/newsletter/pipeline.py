@@ -129,7 +129,9 @@ def run(
                 f"run ({claim.record.owner}); nothing to do",
             )
         try:
-            return _build(config, engine, claim, slot, now, warn, allow_empty, summarizer, templates)
+            return _build(
+                config, engine, claim, slot, now, warn, allow_empty, summarizer, templates
+            )
         except BaseException as e:
             state.release_issue(engine, claim.record, "failed", f"{type(e).__name__}: {e}")
             raise
@@ -186,7 +188,10 @@ def _finish(
     articles = data.get("articles")
     if not isinstance(sections, list) or not isinstance(articles, list):
         raise NewsletterError(f"issue #{record.number}: issue.json lacks sections or articles")
-    items = sum(len(s.get("items", [])) for s in sections) + len(list(data.get("lead") or []))
+    lead = data.get("lead")
+    items = sum(len(s.get("items", [])) for s in sections) + (
+        len(lead) if isinstance(lead, list) else 0
+    )
     state.finish_issue(
         engine,
         record,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 import jinja2
@@ -76,8 +76,10 @@ def safe_url(url: object) -> str | None:
         return None
     url = url.strip()
     parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https") and parts.netloc and not any(
-        c in url for c in "\"'<> \t\r\n"
+    if (
+        parts.scheme.lower() in ("http", "https")
+        and parts.netloc
+        and not any(c in url for c in "\"'<> \t\r\n")
     ):
         return url
     return None
@@ -94,9 +96,7 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
     )
 
 
-def context(
-    issue: Issue, config: Config, unsubscribe_url: str | None = None
-) -> dict[str, Any]:
+def context(issue: Issue, config: Config, unsubscribe_url: str | None = None) -> dict[str, Any]:
     """What every template sees: issue.json's data, plus the brand and display helpers."""
     data = issue_json(issue)
     words = sum(len(i.text.split()) for i in issue.all_items())
@@ -158,7 +158,9 @@ def render_issue(
     except ValueError as e:
         raise TemplateError(f"{HTML_TEMPLATE}: the rendered MJML does not compile: {e}") from e
     text = _render(templates.text, TEXT_TEMPLATE, values)
-    return RenderedIssue(issue=issue, mjml=mjml, html=html, text=text, preheader=values["preheader"])
+    return RenderedIssue(
+        issue=issue, mjml=mjml, html=html, text=text, preheader=values["preheader"]
+    )
 
 
 def _render(env: SandboxedEnvironment, name: str, values: dict[str, Any]) -> str:
@@ -201,4 +203,3 @@ def _template_frame(tb: TracebackType | None) -> str | None:
             found = _where(code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
-

@@ -26,15 +26,16 @@ TOPIC_WEIGHT = 1.0
 LEAD_SENTENCES = 3
 LEAD_MAX_WORDS = 70
 
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves s t said says also""".split()
-)
+_STOPWORD_TEXT = """
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours yourself yourselves s t said says also
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # A sentence that leans on the one before it ("He said ...", "The official added ...").
 _DANGLING = re.compile(
     r"^(?:(?:he|she|they|his|her|their)\b|(?:the|this|that) (?:official|spokesman|spokeswoman|"
@@ -42,7 +43,7 @@ _DANGLING = re.compile(
     re.IGNORECASE,
 )
 _US = re.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bUS\b|\bUSA\b")
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _stemmer(language: str) -> snowballstemmer.Stemmer:
 def stems(text: str, language: str = "en") -> list[str]:
     """Content-word stems of ``text``, in order; "U.S."/"US" become the token ``usa``."""
     text = _US.sub(" USA ", text)
-    words = [w.lower().replace("’", "'").removesuffix("'s") for w in _WORD.findall(text)]
+    words = [w.lower().replace("\u2019", "'").removesuffix("'s") for w in _WORD.findall(text)]
     kept = [w for w in words if w not in _STOPWORDS]
     return [str(s) for s in _stemmer(language).stemWords(kept)]
 
@@ -128,7 +129,7 @@ def _score(words: Sequence[str], profile: _Profile) -> float:
 def _readable(sentence: Sentence) -> bool:
     """Complete sentences only: no fragments, no "He said ..." without its antecedent."""
     words = sentence.text.split()
-    if len(words) < 6 or not sentence.text[-1:] in ".!?\"'”’)":
+    if len(words) < 6 or sentence.text[-1:] not in ".!?\"'\u201d\u2019)":
         return False
     return not (sentence.position > 0 and _DANGLING.match(sentence.text))
 

@@ -315,9 +315,7 @@ def finish_issue(
             )
 
 
-def release_issue(
-    engine: Engine, record: IssueRecord, status: IssueStatus, reason: str
-) -> None:
+def release_issue(engine: Engine, record: IssueRecord, status: IssueStatus, reason: str) -> None:
     """Give up a claim as "failed" or "skipped"; a later run may claim the slot again."""
     with engine.begin() as conn:
         conn.execute(
