@@ -64,3 +64,35 @@ def cli(project: Path) -> Iterator[object]:
         return run_cli(*args, cwd=project, check=check)
 
     yield call
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole test session (skips with the reason if unavailable)."""
+    from servers import postgres_server, postgres_unavailable
+
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """The state database under test: the embedded SQLite file, then PostgreSQL.
+
+    Each PostgreSQL test gets its own fresh database so tests never see each other's rows."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import sqlalchemy as sa
+
+    base = request.getfixturevalue("postgres_url")
+    name = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    yield base.rsplit("/", 1)[0] + "/" + name

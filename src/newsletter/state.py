@@ -110,6 +110,10 @@ class Busy:
 ClaimResult = Claimed | AlreadyDone | Busy
 
 
+class _Contended(Exception):
+    """A concurrent claimer changed the row we read; the claim is retried."""
+
+
 def state_url(state_dir: Path, url: str | None) -> str:
     return url or f"sqlite:///{state_dir / 'state.db'}"
 
@@ -154,8 +158,13 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+MIGRATION_LOCK = 0x6E6C5F6D  # PostgreSQL advisory lock id: one migrator at a time
+
+
 def migrate(engine: Engine) -> int:
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         schema_version.create(conn, checkfirst=True)
         current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
         for version in range(current + 1, SCHEMA_VERSION + 1):
@@ -223,8 +232,8 @@ def claim_issue(
         try:
             with engine.begin() as conn:
                 return _claim(conn, newsletter, slot, owner, now, new_edition, lease)
-        except sa.exc.IntegrityError:
-            continue  # another process inserted the same slot or number first: look again
+        except (sa.exc.IntegrityError, _Contended):
+            continue  # another process claimed the same slot or number first: look again
     raise StateError(f"could not claim slot {slot} of {newsletter!r}: too much contention")
 
 
@@ -249,11 +258,15 @@ def _claim(
         stale = stale or now - _as_aware(row.claimed_at) > lease
         if not stale:
             return Busy(_record(row))
-        conn.execute(
+        taken = conn.execute(
             issues.update()
-            .where(issues.c.id == row.id)
+            .where(
+                issues.c.id == row.id, issues.c.owner == row.owner, issues.c.status == row.status
+            )
             .values(owner=owner, status="building", claimed_at=now, error=None)
-        )
+        ).rowcount
+        if taken != 1:
+            raise _Contended  # another process took it over between our read and write
         return Claimed(replace(_record(row), owner=owner, status="building"), taken_over=True)
     done = [row for row in rows if row.status == "done"]
     if done and not new_edition:
