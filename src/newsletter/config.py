@@ -121,6 +121,14 @@ class BrandSettings(_Model):
     muted_color: _COLOUR = "#57606a"
     background_color: _COLOUR = "#f4f5f7"
     card_color: _COLOUR = "#ffffff"
+    divider_color: _COLOUR = "#d0d7de"
+    # Dark mode (Apple Mail, iOS, Outlook.com and others that honour prefers-color-scheme).
+    dark_background_color: _COLOUR = "#0d1117"
+    dark_card_color: _COLOUR = "#161b22"
+    dark_text_color: _COLOUR = "#e6edf3"
+    dark_muted_color: _COLOUR = "#9da7b3"
+    dark_accent_color: _COLOUR = "#79b8ff"
+    dark_divider_color: _COLOUR = "#30363d"
     font_family: str = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
     logo_url: str | None = None
     tagline: str = ""

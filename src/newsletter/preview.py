@@ -1,27 +1,113 @@
-"""Checks and previews for editors: build an issue in memory, never touching the outbox."""
+"""Checks and previews for editors: build an issue in memory, never touching the outbox or
+the state database (no slot is claimed, nothing is recorded as published)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import jinja2
+
+from newsletter.articles import Article, Source
 from newsletter.config import Config
+from newsletter.emailcheck import brand_contrast, html_findings
 from newsletter.errors import NewsletterError
+from newsletter.issue import Issue
+from newsletter.linemarks import display_path
 from newsletter.pipeline import compose_issue, gather_articles
-from newsletter.render import RenderedIssue, load_templates, render_issue
+from newsletter.render import (
+    RenderedIssue,
+    TemplateProblems,
+    Templates,
+    load_templates,
+    render_issue,
+)
+from newsletter.sections import Item, Section
+
+SAMPLE_SOURCE = Source(
+    title="Sample article used by newsletter check",
+    url="https://example.org/sample-article",
+    outlet="Example Outlet",
+    published=None,
+)
 
 
-def render_in_memory(config: Config, today: date) -> RenderedIssue:
+def render_in_memory(
+    config: Config, today: date, templates: Templates | None = None
+) -> RenderedIssue:
+    """Today's issue from the current sources, rendered but not written anywhere."""
     articles = gather_articles(config, warn=lambda _: None)
     slot = datetime.combine(today, time(0, 0), tzinfo=UTC)
     issue = compose_issue(config, articles, number=1, slot=slot)
-    return render_issue(issue, config, load_templates(config.templates_dir))
+    return render_issue(issue, config, templates or load_templates(config.templates_dir))
+
+
+def sample_issue(config: Config, today: date) -> Issue:
+    """An issue with a lead and two items in every section, so every template branch that
+    shows items runs even when the project has no sources yet."""
+    slot = datetime.combine(today, time(0, 0), tzinfo=UTC)
+    text = "This sample sentence stands in for a summarized news item in this section."
+    item = Item(text=text, sources=(SAMPLE_SOURCE,), score=1.0)
+    sections = tuple(Section(s.id, s.title, s.description, (item, item)) for s in config.sections)
+    article = Article(
+        "sample", SAMPLE_SOURCE.title, text, SAMPLE_SOURCE.url, "Example Outlet", None, "seed"
+    )
+    return Issue(
+        newsletter=config.newsletter.name,
+        number=1,
+        date=today,
+        slot=slot,
+        subject=f"{config.newsletter.name}: sample issue",
+        lead=(item,),
+        sections=sections,
+        articles=(article,),
+    )
 
 
 def check_project(config: Config, today: date) -> list[str]:
     """Every problem found, one line each; empty when the project is sound."""
-    problems: list[str] = []
-    try:
-        render_in_memory(config, today)
-    except NewsletterError as e:
-        problems.append(str(e))
+    problems = [f.message for f in brand_contrast(config.brand)]
+    templates = load_templates(config.templates_dir)
+    problems.extend(_compile_all(templates))
+    if problems and any("template syntax error" in p for p in problems):
+        return problems  # rendering would only repeat the syntax errors
+    for sample in (False, True):
+        try:
+            if sample:
+                rendered = render_issue(sample_issue(config, today), config, templates)
+            else:
+                rendered = render_in_memory(config, today, templates)
+        except TemplateProblems as e:
+            problems.extend(str(p) for p in e.problems)
+            break
+        except NewsletterError as e:
+            problems.append(str(e))
+            break
+        problems.extend(f.message for f in html_findings(rendered.html))
+    return list(dict.fromkeys(problems))
+
+
+def _compile_all(templates: Templates) -> list[str]:
+    """Compile every template an editor could have touched, so a syntax error in a partial
+    that today's issue does not include is still found."""
+    names = sorted(
+        {
+            str(path.relative_to(folder))
+            for folder in templates.search_path
+            for path in folder.rglob("*.j2")
+        }
+    )
+    problems = []
+    for name in names:
+        env = templates.text if name.endswith(".txt.j2") else templates.html
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as e:
+            problems.append(_describe_compile_error(name, e))
     return problems
+
+
+def _describe_compile_error(name: str, error: jinja2.TemplateError) -> str:
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        where = display_path(error.filename or name)
+        return f"{where}:{error.lineno}: template syntax error: {error.message}"
+    return f"{name}: {error}"

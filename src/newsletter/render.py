@@ -8,8 +8,9 @@ autoescape and StrictUndefined: a misspelt variable is an error, not an empty st
 from __future__ import annotations
 
 import math
+import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
@@ -23,11 +24,17 @@ from mjml import mjml2html
 from newsletter.config import Config
 from newsletter.errors import TemplateError
 from newsletter.issue import Issue, issue_json
+from newsletter.linemarks import LineMarks, MarkedText, Origin, display_path, strip_marks
+from newsletter.mjmlcheck import MjmlProblem, check_mjml
+from newsletter.sections import Section
 from newsletter.skeleton import default_templates_dir
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
 WORDS_PER_MINUTE = 220
+# Gmail clips a message whose HTML is over ~102 KB; stay clear of it with a margin.
+MAX_HTML_BYTES = 100_000
+_MAX_TRIM_ROUNDS = 40
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,12 @@ class RenderedIssue:
     html: str
     text: str
     preheader: str
+    # Items left out of the HTML to keep it under MAX_HTML_BYTES, by section id.
+    omitted: dict[str, int] | None = None
+
+    @property
+    def omitted_count(self) -> int:
+        return sum((self.omitted or {}).values())
 
 
 @dataclass(frozen=True)
@@ -45,18 +58,24 @@ class Templates:
     text: SandboxedEnvironment
     search_path: tuple[Path, ...]
 
+    @property
+    def marks(self) -> LineMarks:
+        return self.html.extensions[LineMarks.identifier]  # type: ignore[return-value]
+
 
 def load_templates(project_dir: Path) -> Templates:
     search = tuple(p for p in (project_dir, default_templates_dir()) if p.is_dir())
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(p)) for p in search])
     return Templates(
-        html=_environment(loader, autoescape=True),
+        html=_environment(loader, autoescape=True, marks=True),
         text=_environment(loader, autoescape=False),
         search_path=search,
     )
 
 
-def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> SandboxedEnvironment:
+def _environment(
+    loader: jinja2.BaseLoader, *, autoescape: bool, marks: bool = False
+) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=loader,
         autoescape=autoescape,
@@ -64,6 +83,7 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> SandboxedEnv
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=[LineMarks] if marks else [],
     )
     env.filters["safe_url"] = safe_url
     env.filters["wrap"] = _wrap
@@ -96,14 +116,26 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
     )
 
 
-def context(issue: Issue, config: Config, unsubscribe_url: str | None = None) -> dict[str, Any]:
-    """What every template sees: issue.json's data, plus the brand and display helpers."""
+def context(
+    issue: Issue,
+    config: Config,
+    unsubscribe_url: str | None = None,
+    omitted: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """What every template sees: issue.json's data, plus the brand and display helpers.
+
+    ``omitted`` counts, per section id, the items left out of this email to keep it under
+    Gmail's clipping size; each section gets ``omitted`` and the issue ``omitted_items``."""
     data = issue_json(issue)
     words = sum(len(i.text.split()) for i in issue.all_items())
     data["date_display"] = f"{issue.date:%A}, {issue.date.day} {issue.date:%B %Y}"
     data["reading_minutes"] = max(1, math.ceil(words / WORDS_PER_MINUTE))
     data["item_count"] = issue.item_count
     data["references"] = _number_sources(data)
+    omitted = omitted or {}
+    for section in data["sections"]:
+        section["omitted"] = omitted.get(section["id"], 0)
+    data["omitted_items"] = sum(omitted.values())
     return {
         "issue": data,
         "newsletter": config.newsletter.model_dump(),
@@ -149,18 +181,102 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def render_issue(
-    issue: Issue, config: Config, templates: Templates, unsubscribe_url: str | None = None
+    issue: Issue,
+    config: Config,
+    templates: Templates,
+    unsubscribe_url: str | None = None,
+    *,
+    max_bytes: int = MAX_HTML_BYTES,
 ) -> RenderedIssue:
-    values = context(issue, config, unsubscribe_url)
-    mjml = _render(templates.html, HTML_TEMPLATE, values)
-    try:
-        html = mjml2html(mjml)
-    except ValueError as e:
-        raise TemplateError(f"{HTML_TEMPLATE}: the rendered MJML does not compile: {e}") from e
-    text = _render(templates.text, TEXT_TEMPLATE, values)
+    """Render the whole issue; if its HTML is over ``max_bytes`` (Gmail clips past ~102 KB),
+    leave out the lowest-scoring items of the longest sections, say so in those sections,
+    and render again. The plain-text part always carries the whole issue."""
+    full = context(issue, config, unsubscribe_url)
+    text = _render(templates.text, TEXT_TEMPLATE, full)
+    shown, omitted = issue, dict[str, int]()
+    mjml, html = compile_html(templates, full)
+    for _ in range(_MAX_TRIM_ROUNDS):
+        size = len(html.encode("utf-8"))
+        if size <= max_bytes:
+            break
+        trimmed, dropped = _trim(shown, excess=size - max_bytes, bytes_per_char=_ratio(shown, size))
+        if not dropped:
+            break  # nothing left to trim: `newsletter check` reports the size
+        shown = trimmed
+        for section_id, count in dropped.items():
+            omitted[section_id] = omitted.get(section_id, 0) + count
+        mjml, html = compile_html(templates, context(shown, config, unsubscribe_url, omitted))
     return RenderedIssue(
-        issue=issue, mjml=mjml, html=html, text=text, preheader=values["preheader"]
+        issue=issue,
+        mjml=mjml,
+        html=html,
+        text=text,
+        preheader=full["preheader"],
+        omitted=omitted,
     )
+
+
+def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str]:
+    """Template -> MJML -> HTML. Any problem names the template file and line that caused it."""
+    marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    problems = [TemplateError(_problem_line(marked, p)) for p in check_mjml(marked.text)]
+    if problems:
+        raise TemplateProblems(problems)
+    try:
+        return marked.text, mjml2html(marked.text)
+    except ValueError as e:
+        position = re.search(r"(\d+):(\d+)", str(e))
+        origin = marked.origin_at(int(position[1]), int(position[2])) if position else None
+        where = _origin(origin) if origin else display_path(HTML_TEMPLATE)
+        raise TemplateError(f"{where}: the MJML does not compile: {e}") from e
+
+
+class TemplateProblems(TemplateError):
+    """Several template problems at once, one line each; str() is the first."""
+
+    def __init__(self, problems: list[TemplateError]) -> None:
+        super().__init__(str(problems[0]))
+        self.problems = problems
+
+
+def _problem_line(marked: MarkedText, problem: MjmlProblem) -> str:
+    line = f"{_origin(marked.origin_at(problem.line, problem.column))}: {problem.message}"
+    if problem.unclosed:
+        tag, at_line, at_column = problem.unclosed
+        opened = _origin(marked.origin_at(at_line, at_column))
+        line += f" (<{tag}> opened at {opened} is not closed before it)"
+    return line
+
+
+def _origin(origin: Origin | None) -> str:
+    return str(origin) if origin else HTML_TEMPLATE
+
+
+def _ratio(issue: Issue, html_bytes: int) -> float:
+    chars = sum(len(i.text) + 200 * len(i.sources) for i in issue.all_items())
+    return html_bytes / max(chars, 1)
+
+
+def _trim(issue: Issue, *, excess: int, bytes_per_char: float) -> tuple[Issue, dict[str, int]]:
+    """Drop items, lowest score first, from whichever section is longest, until about
+    ``excess`` bytes are saved. The lead is never trimmed."""
+    sections = {s.id: list(s.items) for s in issue.sections}
+    dropped: dict[str, int] = {}
+    saved = 0.0
+    while saved < excess:
+        filled = [sid for sid, items in sections.items() if items]
+        if not filled:
+            break
+        longest = max(filled, key=lambda sid: sum(len(i.text) for i in sections[sid]))
+        items = sections[longest]
+        weakest = min(range(len(items)), key=lambda k: items[k].score)
+        item = items.pop(weakest)
+        dropped[longest] = dropped.get(longest, 0) + 1
+        saved += (len(item.text) + 200 * len(item.sources)) * bytes_per_char
+    trimmed = tuple(
+        Section(s.id, s.title, s.description, tuple(sections[s.id])) for s in issue.sections
+    )
+    return replace(issue, sections=trimmed), dropped
 
 
 def _render(env: SandboxedEnvironment, name: str, values: dict[str, Any]) -> str:
@@ -171,10 +287,11 @@ def _render(env: SandboxedEnvironment, name: str, values: dict[str, Any]) -> str
         raise TemplateError(f"{where}: template syntax error: {e.message}") from e
     except jinja2.TemplateNotFound as e:
         searched = ", ".join(str(p) for p in env_search_path(env))
-        raise TemplateError(f"template '{e.name}' not found (searched {searched})") from e
+        where = _template_frame(e.__traceback__) or name
+        raise TemplateError(f"{where}: template '{e.name}' not found (searched {searched})") from e
     except jinja2.UndefinedError as e:
         where = _template_frame(e.__traceback__) or name
-        raise TemplateError(f"{where}: {e.message}") from e
+        raise TemplateError(f"{where}: undefined variable: {e.message}") from e
     except jinja2.TemplateError as e:
         where = _template_frame(e.__traceback__) or name
         raise TemplateError(f"{where}: {e}") from e
@@ -191,7 +308,8 @@ def env_search_path(env: SandboxedEnvironment) -> list[str]:
 
 
 def _where(filename: str, line: int | None) -> str:
-    return f"{filename}:{line}" if line else filename
+    shown = display_path(filename)
+    return f"{shown}:{line}" if line else shown
 
 
 def _template_frame(tb: TracebackType | None) -> str | None:

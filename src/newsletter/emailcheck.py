@@ -1,0 +1,99 @@
+"""Checks of the finished email a reader would notice: colour contrast, size, type, images.
+
+Pure functions over the brand settings and the HTML; ``newsletter check`` prints what they
+find. Contrast follows WCAG 2.x: relative luminance, ratio (L1 + 0.05) / (L2 + 0.05), and
+level AA asks at least 4.5:1 for body text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from newsletter.config import BrandSettings
+
+AA_TEXT = 4.5
+MIN_FONT_PX = 14
+# Gmail shows "[Message clipped]" past about 102 KB of HTML.
+GMAIL_CLIP_BYTES = 102 * 1024
+
+# (foreground key, background key, what it is) for light mode, then dark mode.
+COLOUR_PAIRS = (
+    ("text_color", "card_color", "body text"),
+    ("muted_color", "card_color", "dates, sources and footer"),
+    ("accent_color", "card_color", "links"),
+    ("dark_text_color", "dark_card_color", "body text in dark mode"),
+    ("dark_muted_color", "dark_card_color", "dates, sources and footer in dark mode"),
+    ("dark_accent_color", "dark_card_color", "links in dark mode"),
+)
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@dataclass(frozen=True)
+class Finding:
+    message: str
+
+
+def brand_contrast(brand: BrandSettings) -> list[Finding]:
+    """Each brand colour pair below WCAG AA (4.5:1), named by its config keys."""
+    values = brand.model_dump()
+    findings = []
+    for fg, bg, what in COLOUR_PAIRS:
+        ratio = contrast(values[fg], values[bg])
+        if ratio < AA_TEXT:
+            findings.append(
+                Finding(
+                    f"[brand] {fg} {values[fg]} on {bg} {values[bg]} ({what}) has contrast "
+                    f"{ratio:.2f}:1, below WCAG AA {AA_TEXT}:1; pick a darker or lighter colour"
+                )
+            )
+    return findings
+
+
+class _Audit(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.small_fonts: set[int] = set()
+        self.images_without_alt: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for size in re.findall(r"font-size:\s*(\d+(?:\.\d+)?)px", values.get("style") or ""):
+            # 0-1 px is MJML's own layout trick (hidden preheader, divider rules), not text.
+            if 2 <= float(size) < MIN_FONT_PX:
+                self.small_fonts.add(round(float(size)))
+        if tag == "img" and not (values.get("alt") or "").strip():
+            self.images_without_alt.append(values.get("src") or "?")
+
+
+def html_findings(html: str) -> list[Finding]:
+    """Size over Gmail's clip, text smaller than 14 px, images without alt text."""
+    findings = []
+    size = len(html.encode("utf-8"))
+    if size > GMAIL_CLIP_BYTES:
+        findings.append(
+            Finding(f"the HTML is {size:,} bytes; Gmail clips messages over {GMAIL_CLIP_BYTES:,}")
+        )
+    audit = _Audit()
+    audit.feed(html)
+    audit.close()
+    if audit.small_fonts:
+        sizes = ", ".join(f"{s}px" for s in sorted(audit.small_fonts))
+        findings.append(Finding(f"text set in {sizes} is below the {MIN_FONT_PX}px minimum"))
+    findings.extend(
+        Finding(f'image {src} has no alt text; add alt="..." saying what it shows')
+        for src in audit.images_without_alt
+    )
+    return findings
