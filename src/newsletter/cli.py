@@ -126,3 +126,26 @@ def check(config_path: Path) -> None:
     if problems:
         sys.exit(EXIT_FAILED)
     click.echo(f"{config_path}: config and templates OK")
+
+
+@main.command()
+@config_option
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+def preview(config_path: Path, port: int) -> None:
+    """Serve today's issue, built in memory, at http://127.0.0.1:PORT; it rebuilds and the
+    page reloads when a template, a seed or the config changes. Nothing is written."""
+    from newsletter.previewserver import PreviewState, make_server
+
+    _load(config_path)
+    try:
+        server = make_server(PreviewState(config_path), port)
+    except OSError as e:
+        click.echo(f"error: cannot listen on 127.0.0.1:{port}: {e.strerror}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"Previewing at http://127.0.0.1:{server.server_port}/ (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

