@@ -143,7 +143,8 @@ def _error_page(build: Build) -> str:
     return (
         '<!doctype html><html><body style="font:16px/1.5 sans-serif;padding:24px;">'
         '<h1 style="color:#a40e26;font-size:20px;">The issue cannot be built</h1>'
-        f'<pre class="error" style="white-space:pre-wrap;">{html.escape(build.error or "")}</pre>'
+        '<pre class="error" style="white-space:pre-wrap;overflow-wrap:anywhere;">'
+        f"{html.escape(build.error or '')}</pre>"
         "<p>Fix the file named above and save it: this page reloads by itself.</p>"
         "</body></html>"
     )
