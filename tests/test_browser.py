@@ -43,7 +43,7 @@ def issue_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_issue(project) / "issue.html"
 
 
-@pytest.mark.parametrize("width", [375, 600])
+@pytest.mark.parametrize("width", [320, 375, 600])
 def test_issue_fits_the_screen_with_every_section_title_visible(
     browser: Browser, issue_html: Path, width: int
 ) -> None:

@@ -130,6 +130,14 @@ def test_an_undefined_variable_names_file_and_line(proj: Path) -> None:
     assert "numbr" in message
 
 
+def test_the_sandbox_keeps_templates_away_from_python_internals(proj: Path) -> None:
+    edit(proj, "partials/item.mjml.j2", "{{ item.text }}", "{{ item.text.__class__.__mro__ }}")
+    message = template_error(proj)
+    line = line_of(proj, "partials/item.mjml.j2", "__mro__")
+    assert f"partials/item.mjml.j2:{line}: access to attribute '__class__'" in message
+    assert message.endswith("is unsafe.")
+
+
 def test_an_unclosed_tag_names_where_it_was_opened(proj: Path) -> None:
     edit(proj, "partials/item.mjml.j2", '<p style="margin:0 0 18px 0;">', "<p><b>")
     opened = line_of(proj, "partials/item.mjml.j2", "<p><b>")
@@ -187,6 +195,20 @@ def test_check_prints_every_problem_and_fails(proj: Path) -> None:
     ), lines
     assert any("muted_color #aaaaaa on card_color #ffffff" in line for line in lines), lines
     assert any("dark_accent_color #30363d" in line and "AA" in line for line in lines), lines
+
+
+def test_check_warns_about_a_bad_seed_and_an_image_without_alt(proj: Path) -> None:
+    (proj / "seeds" / "empty.md").write_text('+++\ntitle = "x"\n+++\n', encoding="utf-8")
+    edit(
+        proj,
+        "partials/footer.mjml.j2",
+        "<mj-divider />",
+        '<mj-image src="https://example.org/banner.png" /><mj-divider />',
+    )
+    result = run_cli("check", cwd=proj)
+    assert result.returncode == 1
+    assert "warning: " in result.stderr and "empty.md: skipped: empty seed" in result.stderr
+    assert "image https://example.org/banner.png has no alt text" in result.stderr
 
 
 def test_default_brand_colours_pass_wcag_aa_in_light_and_dark_mode(proj: Path) -> None:

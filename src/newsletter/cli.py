@@ -120,7 +120,7 @@ def check(config_path: Path) -> None:
     from newsletter.preview import check_project
 
     config = _load(config_path)
-    problems = check_project(config, today=date.today())
+    problems = check_project(config, today=date.today(), warn=_warn)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:

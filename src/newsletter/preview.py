@@ -67,8 +67,11 @@ def sample_issue(config: Config, today: date) -> Issue:
     )
 
 
-def check_project(config: Config, today: date) -> list[str]:
-    """Every problem found, one line each; empty when the project is sound."""
+def check_project(
+    config: Config, today: date, warn: Callable[[str], None] = lambda _: None
+) -> list[str]:
+    """Every problem found, one line each; empty when the project is sound. Seeds that
+    cannot be used are passed to ``warn``: they are skipped, not fatal, in a real run too."""
     problems = [f.message for f in brand_contrast(config.brand)]
     templates = load_templates(config.templates_dir)
     problems.extend(_compile_all(templates))
@@ -79,7 +82,7 @@ def check_project(config: Config, today: date) -> list[str]:
             if sample:
                 rendered = render_issue(sample_issue(config, today), config, templates)
             else:
-                rendered = render_in_memory(config, today, templates)
+                rendered = render_in_memory(config, today, templates, warn)
         except TemplateProblems as e:
             problems.extend(str(p) for p in e.problems)
             break
