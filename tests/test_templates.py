@@ -276,3 +276,14 @@ def test_plain_text_reads_at_72_columns_with_numbered_sources(proj: Path) -> Non
     assert "[2]  Example Wire: Kremlin repeats its terms" in text
     assert "     https://wire.example/2025/11/21/kremlin-repeats" in text
     assert re.search(r"\[2\]$", text, re.MULTILINE)  # the item citing it ends with its number
+
+
+def test_text_that_looks_like_a_line_mark_is_harmless(proj: Path) -> None:
+    (proj / "seeds" / "marks.md").write_text(
+        '+++\ntitle = "Marks \ue0009:1\ue001"\noutlet = "Wire \ue00077:1\ue001"\n+++\n'
+        "The Kremlin said Russia demands \ue00042:3\ue001 that Kyiv withdraw from four"
+        " provinces.\n",
+        encoding="utf-8",
+    )
+    html = rendered(proj).html
+    assert "Wire \ue00077:1\ue001" in html  # shown as it came, not taken for a mark

@@ -86,6 +86,8 @@ def strip_marks(marked: str, extension: LineMarks) -> MarkedText:
     length = 0
     last = 0
     for match in _MARK.finditer(marked):
+        if int(match[1]) >= len(extension.files):
+            continue  # not our mark (say, from a feed's text): leave it as text
         chunk = marked[last : match.start()]
         parts.append(chunk)
         length += len(chunk)

@@ -163,6 +163,8 @@ def _build(
         return RunResult("nothing-new", slot, None, None, reason)
     issue = compose_issue(config, articles, number=record.number, slot=slot, summarizer=summarizer)
     rendered = render_issue(issue, config, templates)
+    if rendered.omitted_count:
+        warn(f"{rendered.omitted_count} items left out of the HTML to stay under Gmail's clip size")
     clean_staging(outbox)
     path = write_issue(outbox, name, issue_files(rendered, config, now))
     _finish(engine, record, issue_json(issue), now, path)
