@@ -27,7 +27,7 @@ from newsletter.errors import TemplateError
 from newsletter.issue import Issue, issue_json
 from newsletter.linemarks import LineMarks, MarkedText, Origin, display_path, strip_marks
 from newsletter.mjmlcheck import MjmlProblem, check_mjml
-from newsletter.sections import Section
+from newsletter.sections import Item, Section
 from newsletter.skeleton import default_templates_dir
 
 HTML_TEMPLATE = "issue.mjml.j2"
@@ -196,17 +196,20 @@ def render_issue(
     text = _render(templates.text, TEXT_TEMPLATE, full)
     shown, omitted = issue, dict[str, int]()
     mjml, html = compile_html(templates, full)
+    size = len(html.encode("utf-8"))
+    ratio = _ratio(shown, size)  # a first guess; then measured from each round
     for _ in range(_MAX_TRIM_ROUNDS):
-        size = len(html.encode("utf-8"))
         if size <= max_bytes:
             break
-        trimmed, dropped = _trim(shown, excess=size - max_bytes, bytes_per_char=_ratio(shown, size))
+        trimmed, dropped, weight = _trim(shown, excess=size - max_bytes, bytes_per_char=ratio)
         if not dropped:
             break  # nothing left to trim: `newsletter check` reports the size
         shown = trimmed
         for section_id, count in dropped.items():
             omitted[section_id] = omitted.get(section_id, 0) + count
         mjml, html = compile_html(templates, context(shown, config, unsubscribe_url, omitted))
+        previous, size = size, len(html.encode("utf-8"))
+        ratio = max((previous - size) / weight, 0.1)
     unsafe = unsafe_html(html)
     if unsafe:
         raise TemplateError(
@@ -260,31 +263,39 @@ def _origin(origin: Origin | None) -> str:
     return str(origin) if origin else HTML_TEMPLATE
 
 
+def _weight(item: Item) -> int:
+    """An item's share of the HTML, in characters: its text plus its source links."""
+    return len(item.text) + 200 * len(item.sources)
+
+
 def _ratio(issue: Issue, html_bytes: int) -> float:
-    chars = sum(len(i.text) + 200 * len(i.sources) for i in issue.all_items())
-    return html_bytes / max(chars, 1)
+    return html_bytes / max(sum(_weight(i) for i in issue.all_items()), 1)
 
 
-def _trim(issue: Issue, *, excess: int, bytes_per_char: float) -> tuple[Issue, dict[str, int]]:
+def _trim(issue: Issue, *, excess: int, bytes_per_char: float) -> tuple[Issue, dict[str, int], int]:
     """Drop items, lowest score first, from whichever section is longest, until about
-    ``excess`` bytes are saved. The lead is never trimmed."""
+    ``excess`` bytes are saved; also return the weight dropped. The lead is never trimmed."""
     sections = {s.id: list(s.items) for s in issue.sections}
     dropped: dict[str, int] = {}
     saved = 0.0
+    weight = 0
+    lengths = {sid: sum(len(i.text) for i in items) for sid, items in sections.items()}
     while saved < excess:
         filled = [sid for sid, items in sections.items() if items]
         if not filled:
             break
-        longest = max(filled, key=lambda sid: sum(len(i.text) for i in sections[sid]))
+        longest = max(filled, key=lengths.__getitem__)
         items = sections[longest]
         weakest = min(range(len(items)), key=lambda k: items[k].score)
         item = items.pop(weakest)
+        lengths[longest] -= len(item.text)
         dropped[longest] = dropped.get(longest, 0) + 1
-        saved += (len(item.text) + 200 * len(item.sources)) * bytes_per_char
+        weight += _weight(item)
+        saved += _weight(item) * bytes_per_char
     trimmed = tuple(
         Section(s.id, s.title, s.description, tuple(sections[s.id])) for s in issue.sections
     )
-    return replace(issue, sections=trimmed), dropped
+    return replace(issue, sections=trimmed), dropped, weight
 
 
 def _render(env: SandboxedEnvironment, name: str, values: dict[str, Any]) -> str:
