@@ -176,6 +176,14 @@ def test_mjml_that_would_not_render_names_file_and_line(
     assert expected in message
 
 
+def test_mjml_that_mjml_python_refuses_names_file_and_line(proj: Path) -> None:
+    edit(proj, "partials/lead.mjml.j2", "<strong", "<![CDATA[x]]><strong")
+    line = line_of(proj, "partials/lead.mjml.j2", "CDATA")
+    message = template_error(proj)
+    assert message.startswith(f"{_shown(proj, 'partials/lead.mjml.j2')}:{line}: "), message
+    assert "the MJML does not compile: unexpected token" in message
+
+
 def test_check_passes_a_sound_project(proj: Path) -> None:
     result = run_cli("check", cwd=proj)
     assert result.returncode == 0, result.stderr

@@ -74,7 +74,12 @@ class MarkedText:
             return None
         start = starts[min(line, len(starts)) - 1]
         end = starts[line] - 1 if line < len(starts) else len(self.text)
-        offset = min(start + max(column, 0), end)
+        return self.origin_at_offset(min(start + max(column, 0), end))
+
+    def origin_at_offset(self, offset: int) -> Origin | None:
+        """The template line that wrote the character at ``offset`` of the clean text."""
+        if not self.offsets:
+            return None
         index = bisect.bisect_right(self.offsets, offset) - 1
         return self.origins[max(index, 0)]
 

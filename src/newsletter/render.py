@@ -236,10 +236,14 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
         # fonts={}: no Google Fonts <link>/@import, a third-party request on every open.
         return marked.text, mjml2html(marked.text, fonts={})
     except ValueError as e:
-        position = re.search(r"(\d+):(\d+)", str(e))
-        origin = marked.origin_at(int(position[1]), int(position[2])) if position else None
-        where = _origin(origin) if origin else display_path(HTML_TEMPLATE)
-        raise TemplateError(f"{where}: the MJML does not compile: {e}") from e
+        # MRML says "... at position START:END", a byte span of the MJML it was given.
+        position = re.search(r"at position (\d+):\d+", str(e))
+        origin = None
+        if position:
+            start = len(marked.text.encode("utf-8")[: int(position[1])].decode("utf-8", "ignore"))
+            origin = marked.origin_at_offset(start)
+        reason = re.sub(r" in root template| at position \d+:\d+", "", str(e))
+        raise TemplateError(f"{_origin(origin)}: the MJML does not compile: {reason}") from e
 
 
 class TemplateProblems(TemplateError):
