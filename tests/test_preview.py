@@ -63,6 +63,8 @@ def test_preview_serves_the_issue_and_rebuilds_on_every_kind_of_change(
     assert kind.startswith("text/plain") and "THE US PLAN" in text
     first = version(base)
     assert first["error"] is None
+    assert str(first["subject"]).startswith("Peace Plan Briefing: US pushes Ukraine")
+    assert "Inside: The US plan" in str(first["preheader"])
     assert version(base)["version"] == first["version"]  # nothing changed, no rebuild
 
     touch_edit(project / "templates/partials/header.mjml.j2", "min read", "minutes to read")

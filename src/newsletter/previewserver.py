@@ -35,6 +35,8 @@ class Build:
     text: str = ""
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    subject: str = ""
+    preheader: str = ""
 
 
 @dataclass
@@ -74,7 +76,14 @@ class PreviewState:
                 f"{rendered.omitted_count} items were left out of the HTML to keep it under "
                 "Gmail's clipping size"
             )
-        return Build(version, rendered.html, rendered.text, warnings=tuple(warnings))
+        return Build(
+            version,
+            rendered.html,
+            rendered.text,
+            warnings=tuple(warnings),
+            subject=rendered.issue.subject,
+            preheader=rendered.preheader,
+        )
 
 
 def _fingerprint(paths: Iterable[Path]) -> Fingerprint:
@@ -116,7 +125,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/issue.txt":
             self._send(200, "text/plain", build.text if not build.error else build.error)
         elif path == "/version":
-            body = {"version": build.version, "error": build.error, "warnings": build.warnings}
+            body = {
+                "version": build.version,
+                "error": build.error,
+                "warnings": build.warnings,
+                "subject": build.subject,
+                "preheader": build.preheader,
+            }
             self._send(200, "application/json", json.dumps(body))
         else:
             self._send(404, "text/plain", "not found")
