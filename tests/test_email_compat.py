@@ -47,9 +47,10 @@ def doiuse(html: str) -> Findings:
         input=html,
         capture_output=True,
         text=True,
-        check=True,
         timeout=60,
     )
+    if result.returncode != 0:
+        pytest.fail(f"doiuse-email failed (reinstall .ci/node_modules?): {result.stderr[-600:]}")
     report = json.loads(result.stdout)
     findings: Findings = {}
     for level in ("errors", "warnings"):
