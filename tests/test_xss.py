@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 import pytest
 
@@ -53,10 +54,12 @@ WORDS = (
     "hotel", "india", "juliett", "kilo", "lima", "mike", "november",
 )  # fmt: skip
 
-SourceVariant = Callable[[Path], None]
+# A variant writes hostile sources into a project and returns text that must then be visible
+# in the email (proof the hostile articles got in, as text).
+SourceVariant = Callable[[Path], list[str]]
 
 
-def seed_variant(project: Path) -> None:
+def seed_variant(project: Path) -> list[str]:
     """Hostile seed files with front matter: title, outlet, url and text."""
     seeds = project / "seeds"
     # Seeds refuse a URL that is not http(s) (the whole seed is skipped with a warning), so
@@ -75,13 +78,40 @@ def seed_variant(project: Path) -> None:
         text = " ".join(s.format(v=vector, w=WORDS[n].title()) for s in SENTENCES)
         front = f"title = {_toml(title)}\noutlet = {_toml(outlet)}\nurl = {_toml(url)}\n"
         (seeds / f"hostile-{n:02}.md").write_text(f"+++\n{front}+++\n{text}\n", encoding="utf-8")
+    return [
+        *(f"Wire {vector}" for vector in VECTORS),  # each outlet name, as plain text
+        "four provinces <script>alert('t1')</script> before talks",
+        "weapons <svg onload=alert('t3')> for guarantees",
+    ]
+
+
+def feed_variant(project: Path) -> list[str]:
+    """A local RSS file: vectors in the channel title, item titles, links and HTML bodies.
+    Until feed ingestion is merged the pipeline ignores [[feeds]]; the test then skips."""
+    items = []
+    for n, vector in enumerate(VECTORS):
+        body = " ".join(s.format(v=vector, w=WORDS[n].title()) for s in SENTENCES)
+        link = HOSTILE_URLS[n % len(HOSTILE_URLS)]
+        items.append(
+            f"<item><title>Feedmarker {escape(vector)}</title><link>{escape(link)}</link>"
+            f"<guid>hostile-{n}</guid><description>{escape(body)}</description></item>"
+        )
+    channel = f"<title>Wire {escape(VECTORS[0])}</title><link>https://wire.example/</link>"
+    (project / "hostile.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel>{channel}{"".join(items)}'
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[[feeds]]\nname = "Hostile wire"\nurl = "hostile.xml"\n')
+    return ["Kyiv withdraw from four provinces"]
 
 
 def _toml(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-SOURCE_VARIANTS: dict[str, SourceVariant] = {"seeds": seed_variant}
+SOURCE_VARIANTS: dict[str, SourceVariant] = {"seeds": seed_variant, "feed": feed_variant}
 
 FORBIDDEN_TAGS = {
     "script", "iframe", "frame", "object", "embed", "form", "input", "button", "textarea",
@@ -96,17 +126,17 @@ def test_no_xss_vector_survives_into_issue_html(tmp_path: Path, variant: str) ->
     config = project / "newsletter.toml"
     roomy = "[[sections]]\nmax_items = 50\nmax_words = 2000"
     config.write_text(config.read_text().replace("[[sections]]", roomy), encoding="utf-8")
-    SOURCE_VARIANTS[variant](project)
+    expected = SOURCE_VARIANTS[variant](project)
     folder = build_issue(project)
+    if variant == "feed" and '"origin": "feed"' not in (folder / "issue.json").read_text():
+        pytest.skip("this pipeline does not ingest [[feeds]] yet (feed ingestion not merged)")
     html = (folder / "issue.html").read_text(encoding="utf-8")
     page = inspect(html)
 
     # The hostile articles did reach the email, as text a reader can see.
     visible = " ".join(page.texts)
-    for vector in VECTORS:
-        assert f"Wire {vector}" in visible, vector  # each outlet name, as plain text
-    assert "four provinces <script>alert('t1')</script> before talks" in visible
-    assert "weapons <svg onload=alert('t3')> for guarantees" in visible
+    for text in expected:
+        assert text in visible, text
 
     for element in page.elements:
         assert element.tag not in FORBIDDEN_TAGS, element
