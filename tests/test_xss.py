@@ -43,16 +43,41 @@ HOSTILE_URLS = (
     "https://wire.example/story?id=6&utm=x#top",  # harmless: must stay a working link
 )
 # Sentences the summarizer will pick (they carry the sections' keywords), each with a vector.
-# A distinct word per vector keeps the summarizer from merging them as one sentence.
+# Sentences the summarizer will pick (they carry the sections' keywords), one set per
+# vector; the words that vary keep them from being merged, or dropped as near-duplicates.
 SENTENCES = (
-    "The Kremlin told {w} that Russia demands Kyiv withdraw from four provinces {v} before talks.",
-    "Ukraine's President Zelenskiy told {w} and European allies in Kyiv {v} that unity matters.",
-    "The U.S. plan, {w} learned, has Ukraine give up territory and weapons {v} for guarantees.",
+    "In {city}, the Kremlin told {people} that Russia demands {thing} {v} before {event}.",
+    "Zelenskiy met {people} in {city} and asked Ukraine's European allies for {thing} {v}.",
+    "The U.S. plan that {people} saw in {city} trades territory for {thing} {v} after {event}.",
 )
-WORDS = (
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
-    "hotel", "india", "juliett", "kilo", "lima", "mike", "november",
+CITIES = (
+    "Vienna Geneva Oslo Warsaw Prague Riga Vilnius Tallinn Helsinki Bern Lisbon Madrid Rome Dublin"
+)
+PEOPLE = (
+    "diplomats", "envoys", "ministers", "generals", "mediators", "lawyers", "negotiators",
+    "reporters", "analysts", "senators", "governors", "ambassadors", "observers", "delegates",
 )  # fmt: skip
+THINGS = (
+    "ceasefire monitors", "prisoner swaps", "grain corridors", "energy deals", "sanctions relief",
+    "border maps", "troop limits", "nuclear safety", "election dates", "refugee returns",
+    "port access", "airspace rules", "water supplies", "debt relief",
+)  # fmt: skip
+EVENTS = (
+    "the winter", "the spring", "the summit", "the vote", "the harvest", "the election",
+    "the holidays", "the audit", "the census", "the parade", "the recess", "the budget",
+    "the congress", "dawn",
+)  # fmt: skip
+
+
+def hostile_text(n: int, vector: str) -> str:
+    words = {
+        "city": CITIES.split()[n],
+        "people": PEOPLE[n],
+        "thing": THINGS[n],
+        "event": EVENTS[n],
+    }
+    return " ".join(s.format(v=vector, **words) for s in SENTENCES)
+
 
 # A variant writes hostile sources into a project and returns text that must then be visible
 # in the email (proof the hostile articles got in, as text).
@@ -75,14 +100,12 @@ def seed_variant(project: Path) -> list[str]:
         url = usable[n % len(usable)]
         title = f"Kremlin terms {vector} in Kyiv talks"
         outlet = f"Wire {vector}"
-        text = " ".join(s.format(v=vector, w=WORDS[n].title()) for s in SENTENCES)
+        text = hostile_text(n, vector)
         front = f"title = {_toml(title)}\noutlet = {_toml(outlet)}\nurl = {_toml(url)}\n"
         (seeds / f"hostile-{n:02}.md").write_text(f"+++\n{front}+++\n{text}\n", encoding="utf-8")
-    return [
-        *(f"Wire {vector}" for vector in VECTORS),  # each outlet name, as plain text
-        "four provinces <script>alert('t1')</script> before talks",
-        "weapons <svg onload=alert('t3')> for guarantees",
-    ]
+    # Each outlet name, as plain text. (Which sentences survive depends on the summarizer
+    # and on deduplication, which may merge these look-alike articles into one item.)
+    return [f"Wire {vector}" for vector in VECTORS]
 
 
 def feed_variant(project: Path) -> list[str]:
@@ -90,7 +113,7 @@ def feed_variant(project: Path) -> list[str]:
     Until feed ingestion is merged the pipeline ignores [[feeds]]; the test then skips."""
     items = []
     for n, vector in enumerate(VECTORS):
-        body = " ".join(s.format(v=vector, w=WORDS[n].title()) for s in SENTENCES)
+        body = hostile_text(n, vector)
         link = HOSTILE_URLS[n % len(HOSTILE_URLS)]
         items.append(
             f"<item><title>Feedmarker {escape(vector)}</title><link>{escape(link)}</link>"
@@ -104,7 +127,7 @@ def feed_variant(project: Path) -> list[str]:
     )
     with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write('\n[[feeds]]\nname = "Hostile wire"\nurl = "hostile.xml"\n')
-    return ["Kyiv withdraw from four provinces"]
+    return ["Russia demands"]
 
 
 def _toml(value: str) -> str:
@@ -158,5 +181,6 @@ def test_no_xss_vector_survives_into_issue_html(tmp_path: Path, variant: str) ->
     for code in page.code + page.comments:  # style blocks and MSO conditional comments
         assert "alert" not in code and "javascript" not in code, code
     hrefs = [e.attrs.get("href") or "" for e in page.elements if e.tag == "a"]
-    assert all("alert" not in h and "script" not in h for h in hrefs), hrefs
-    assert "https://wire.example/story?id=6&utm=x#top" in hrefs  # a good link still works
+    for href in hrefs:  # percent-encoded is inert; raw quotes, brackets or spaces are not
+        assert not set(href) & set("<>\"' \t\n"), href
+    assert any(h.startswith("https://wire.example/story?id=6") for h in hrefs), hrefs
