@@ -159,6 +159,7 @@ def _shown(project: Path, name: str) -> str:
     [
         ("<mj-divider />", "<mj-dividr />", "unknown MJML tag <mj-dividr>"),
         ("<mj-divider />", "<mj-carousel></mj-carousel>", "avoid <mj-carousel>"),
+        ('class="section-title"', "class=section-title", "quote every attribute value"),
         (
             "<mj-column>",
             "<mj-text>loose</mj-text><mj-column>",
@@ -182,6 +183,16 @@ def test_mjml_that_mjml_python_refuses_names_file_and_line(proj: Path) -> None:
     message = template_error(proj)
     assert message.startswith(f"{_shown(proj, 'partials/lead.mjml.j2')}:{line}: "), message
     assert "the MJML does not compile: unexpected token" in message
+
+
+def test_html_habits_mjml_python_accepts_are_accepted(proj: Path) -> None:
+    edit(
+        proj,
+        "partials/item.mjml.j2",
+        "{{ item.text }}",
+        "{{ item.text }}&nbsp;&middot;<br><span hidden>x</span>",
+    )
+    assert "&middot;" in rendered(proj).mjml
 
 
 def test_check_passes_a_sound_project(proj: Path) -> None:

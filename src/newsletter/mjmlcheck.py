@@ -25,7 +25,6 @@ BODY_TAGS = frozenset(
     | {"mj-social", "mj-social-element", "mj-spacer", "mj-table", "mj-text", "mj-wrapper"}
 )
 KNOWN_TAGS = HEAD_TAGS | BODY_TAGS | {"mjml", "mj-head", "mj-body", "mj-include"}
-ATTRIBUTE_TAGS = frozenset({"mj-all", "mj-class", "mj-html-attribute", "mj-selector"})
 # Components whose content is HTML (or CSS/text), not MJML.
 ENDING_TAGS = frozenset(
     {"mj-text", "mj-button", "mj-table", "mj-raw", "mj-style", "mj-title", "mj-preview"}
@@ -60,6 +59,11 @@ _VOID = re.compile(
 )
 
 
+_ATTRIBUTE = r"""\s+[^\s=/>"']+(?:\s*=\s*(?:"[^"]*"|'[^']*'))?"""
+_TAG = re.compile(rf"(<[A-Za-z][\w:.-]*)((?:{_ATTRIBUTE})*)(\s*/?>)")
+_ONE_ATTRIBUTE = re.compile(r"""(\s+[^\s=/>"']+)(\s*=\s*(?:"[^"]*"|'[^']*'))?""")
+
+
 @dataclass(frozen=True)
 class MjmlProblem:
     line: int  # 1-based, in the rendered MJML
@@ -83,7 +87,13 @@ def as_xml(mjml: str) -> str:
             return f"&#{name2codepoint[name]};"
         return match[0]  # unknown: expat reports it, with its place
 
-    return _VOID.sub(r"<\1\2/>", _ENTITY.sub(entity, mjml))
+    return _TAG.sub(_bare_attributes, _VOID.sub(r"<\1\2/>", _ENTITY.sub(entity, mjml)))
+
+
+def _bare_attributes(tag: re.Match[str]) -> str:
+    """HTML's boolean attributes (<td nowrap>), which mjml-python accepts, as XML's nowrap=""."""
+    attributes = _ONE_ATTRIBUTE.sub(lambda a: a[0] if a[2] else a[1] + '=""', tag[2])
+    return tag[1] + attributes + tag[3]
 
 
 def check_mjml(mjml: str) -> list[MjmlProblem]:
@@ -96,6 +106,8 @@ def check_mjml(mjml: str) -> list[MjmlProblem]:
         parser.Parse(as_xml(mjml), True)
     except expat.ExpatError as e:
         reason = expat.errors.messages[e.code]
+        if e.code == expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN]:
+            reason += " (quote every attribute value and write a lone < as &lt;)"
         unclosed = checker.open[-1] if checker.open and "mismatched" in reason else None
         checker.problems.append(
             MjmlProblem(e.lineno, e.offset, f"the MJML is not well-formed: {reason}", unclosed)
