@@ -16,16 +16,15 @@
 
 from __future__ import annotations
 
-import _thread
 import concurrent.futures
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import FrameType
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_SCHEDULER_START, JobExecutionEvent
@@ -117,8 +116,7 @@ class SlotExecutor(BaseExecutor):  # type: ignore[misc]
         self._pool.shutdown(wait=wait)
 
 
-class _Stop(BaseException):
-    """Raised in the main thread by SIGTERM/SIGINT to leave the scheduler's loop."""
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class Daemon:
@@ -147,6 +145,7 @@ class Daemon:
         self._lost = threading.Event()
         self._failed = threading.Event()
         self._exited = threading.Event()
+        self._ready = threading.Event()
         settings = config.scheduler
         self._grace = timedelta(seconds=settings.grace_seconds)
         self._scheduler = BlockingScheduler(
@@ -162,37 +161,47 @@ class Daemon:
         self._scheduler.add_listener(self._prepare, EVENT_SCHEDULER_START)
 
     def run(self) -> int:
-        """Schedule until stopped; 0 on a requested stop, 1 if the lock was lost."""
-        heartbeat = threading.Thread(target=self._heartbeat, name="lease", daemon=True)
-        heartbeat.start()
+        """Schedule until SIGTERM/SIGINT; 0 on a requested stop, 1 if the lock was lost.
+
+        The stop signals must be blocked in every thread (``serve`` does it) so that only the
+        watcher thread receives them, with ``sigwait``: no handler interrupts the scheduler or
+        a run half-way through a statement."""
+        threading.Thread(target=self._heartbeat, name="lease", daemon=True).start()
+        threading.Thread(target=self._watch_signals, name="signals", daemon=True).start()
         names = ", ".join(s.name for s in self._schedules.values()) or "none"
         log.info("scheduler started", extra=fields(schedules=names))
         try:
-            self._scheduler.start(paused=True)
-        except _Stop:
-            pass
+            self._scheduler.start(paused=True)  # returns once the watcher has shut it down
         finally:
-            self._shutdown()
+            self._exited.set()
+            if not self._lost.is_set():
+                self._lock.release()
+            log.info("scheduler stopped")
         return 1 if self._lost.is_set() or self._failed.is_set() else 0
 
-    def stop(self, signum: int, _frame: FrameType | None) -> None:
-        """Signal handler: leave the scheduler's loop once; later signals are ignored."""
-        if self._stopping.is_set():
-            return
+    def _watch_signals(self) -> None:
+        signum = signal.sigwait(STOP_SIGNALS)
         self._stopping.set()
         log.info("stopping", extra=fields(signal=signal.Signals(signum).name))
-        raise _Stop
+        self._ready.wait()  # the scheduler must have started before it can be shut down
+        timer = threading.Timer(self._config.scheduler.stop_timeout_seconds, self._abandon.set)
+        timer.start()
+        try:
+            self._scheduler.shutdown(wait=True)  # waits for the current run
+        finally:
+            timer.cancel()
 
     def _prepare(self, _event: object) -> None:
         """At start, in the paused scheduler: replace every stored job, then plan catch-up."""
         try:
             self._replace_jobs()
+            self._scheduler.resume()
         except Exception:  # APScheduler would swallow it and stay paused forever
             log.exception("could not set up the schedules")
             self._failed.set()
-            _thread.interrupt_main(signal.SIGTERM)
-            return
-        self._scheduler.resume()
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            self._ready.set()
 
     def _replace_jobs(self) -> None:
         stored = {job.id for job in self._scheduler.get_jobs()}
@@ -265,34 +274,19 @@ class Daemon:
             except LockLost as e:
                 log.error(str(e))
                 self._lost.set()
-                _thread.interrupt_main(signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGTERM)
                 return
             except Exception as e:  # a database hiccup: try again at the next beat
                 log.warning(f"could not renew the scheduler lock: {e}")
 
-    def _shutdown(self) -> None:
-        self._stopping.set()
-        timer = threading.Timer(self._config.scheduler.stop_timeout_seconds, self._abandon.set)
-        timer.start()
-        try:
-            if self._scheduler.running:
-                self._scheduler.shutdown(wait=True)
-        finally:
-            timer.cancel()
-            self._exited.set()
-            if not self._lost.is_set():
-                self._lock.release()
-            log.info("scheduler stopped")
-
 
 @contextmanager
-def _signals(handler: Any) -> Iterator[None]:
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+def _stop_signals_blocked() -> Iterator[None]:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def serve(
@@ -304,6 +298,13 @@ def serve(
     checkpoint: Checkpoint = lambda _stage: None,
 ) -> int:
     """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs."""
+    with _stop_signals_blocked():
+        return _serve(config, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint)
+
+
+def _serve(
+    config: Config, *, clock: Clock, warn: Warn, deliver: Deliver | None, checkpoint: Checkpoint
+) -> int:
     engine = state.open_engine(config.state_dir, config.state.url)
     try:
         lock = LeaseLock(
@@ -316,7 +317,6 @@ def serve(
         daemon = Daemon(
             config, engine, lock, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint
         )
-        with _signals(daemon.stop):
-            return daemon.run()
+        return daemon.run()
     finally:
         engine.dispose()

@@ -133,14 +133,20 @@ def _log_result(result: RunResult, where: dict[str, object], seconds: float) -> 
     log.info(result.message, extra=detail)
 
 
-def pause_at(stage: str, stream: TextIO = sys.stderr) -> Checkpoint:
-    """Test-only checkpoint: at ``stage``, say so on ``stream`` and wait to be killed."""
+def pause_at(spec: str, stream: TextIO = sys.stderr) -> Checkpoint:
+    """Test-only checkpoint. ``spec`` is ``stage`` (stop there until killed) or ``stage:seconds``
+    (wait that long, then go on); on reaching the stage it says ``paused at <stage>``."""
+    stage, _, seconds = spec.partition(":")
+    wait = float(seconds) if seconds else None
 
     def checkpoint(reached: str) -> None:
         if reached != stage:
             return
         stream.write(f"paused at {stage}\n")
         stream.flush()
+        if wait is not None:
+            time.sleep(wait)
+            return
         while True:
             time.sleep(60)
 

@@ -385,8 +385,16 @@ def finish_issue(
 
 
 def release_issue(engine: Engine, record: IssueRecord, status: IssueStatus, reason: str) -> None:
-    """Give up a claim as "failed" or "skipped"; a later run may claim the slot again."""
+    """Give up a claim as "failed" or "skipped"; a later run may claim the slot again.
+
+    A skipped claim made nothing, so its row goes: keeping it would burn its issue number and
+    the next issue's number would skip one (the run log keeps the attempt)."""
     with engine.begin() as conn:
+        if status == "skipped":
+            conn.execute(
+                issues.delete().where(issues.c.id == record.id, issues.c.owner == record.owner)
+            )
+            return
         conn.execute(
             issues.update()
             .where(issues.c.id == record.id, issues.c.owner == record.owner)
