@@ -118,9 +118,9 @@ class Clock:
         return self.now
 
 
-def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path):
+def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path, state_url):
     clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
-    with state.connect(tmp_path) as engine:
+    with state.connect(tmp_path, state_url) as engine:
         # Owners on another machine: only the lease's expiry can tell they died.
         first = LeaseLock(engine, "other-host:1:a", timedelta(seconds=60), clock)
         second = LeaseLock(engine, "other-host:2:b", timedelta(seconds=60), clock)
@@ -140,9 +140,9 @@ def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path):
         first.acquire()
 
 
-def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path):
+def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path, state_url):
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
-    with state.connect(tmp_path) as engine:
+    with state.connect(tmp_path, state_url) as engine:
         dead = f"{state.owner_token().split(':')[0]}:999999999:x"
         alive = state.owner_token()
         for owner in (dead, alive):

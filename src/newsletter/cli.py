@@ -27,6 +27,7 @@ from newsletter.skeleton import default_config_text, default_templates_dir
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 log = logging.getLogger("newsletter")
 
@@ -134,6 +135,9 @@ def run(
             )
     except NewsletterError:
         sys.exit(EXIT_FAILED)  # execute logged the one-line reason
+    except KeyboardInterrupt:
+        log.warning("interrupted: the run was abandoned and its slot given back")
+        sys.exit(EXIT_INTERRUPTED)
     if result.status == "written" and result.path is not None:
         click.echo(f"Issue #{result.number} written to {_shown(result.path)}")
     else:

@@ -170,6 +170,12 @@ class Daemon:
         threading.Thread(target=self._watch_signals, name="signals", daemon=True).start()
         names = ", ".join(s.name for s in self._schedules.values()) or "none"
         log.info("scheduler started", extra=fields(schedules=names))
+        for schedule in self._schedules.values():
+            if schedule.send and self._deliver is None:
+                log.warning(
+                    "send = true, but this build has no delivery: issues stay in the outbox",
+                    extra=fields(schedule=schedule.name),
+                )
         try:
             self._scheduler.start(paused=True)  # returns once the watcher has shut it down
         finally:

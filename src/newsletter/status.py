@@ -142,7 +142,12 @@ def to_text(status: Status) -> str:
     for slots in status.schedules:
         upcoming = ", ".join(f"{m:%Y-%m-%d %H:%M:%S%z}" for m in slots.next) or "none"
         send = ", send" if slots.send else ""
-        lines.append(f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}")
+        stored = (
+            f" (job store: {slots.stored_next:%Y-%m-%d %H:%M:%S} UTC)" if slots.stored_next else ""
+        )
+        lines.append(
+            f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}{stored}"
+        )
     lines += ["", "Last runs:"]
     if not status.runs:
         lines.append("  none yet")
