@@ -30,7 +30,10 @@ def add_schedule(project: Path, text: str) -> None:
 
 
 def add_seed(project: Path, name: str = "geneva.md", text: str = SECOND_SEED) -> None:
-    (project / "seeds" / name).write_text(text, encoding="utf-8")
+    """Add a seed in one step (a running daemon must never read half of it)."""
+    partial = project / "seeds" / (name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.rename(project / "seeds" / name)
 
 
 def issue_folders(project: Path) -> list[Path]:

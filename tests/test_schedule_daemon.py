@@ -178,3 +178,21 @@ def test_status_shows_runs_next_slots_and_json(project):
     assert len(upcoming) == 3
     assert all(m.hour == 7 and m.weekday() < 5 for m in upcoming)
     assert document["scheduler"] is None
+
+
+def test_a_manual_run_of_the_slot_the_daemon_is_building_makes_no_second_issue(project, spawn):
+    add_schedule(project, EVERY_TWO_SECONDS)
+    daemon = spawn("schedule", env={"NEWSLETTER_TEST_PAUSE_AT": "rendered:3"})
+    try:
+        read_until(daemon, "paused at rendered")
+        (slot,) = wait_for(lambda: [r[0] for r in runs(project) if r[2] == "running"])
+        manual = run_cli("run", "--slot", slot, cwd=project)
+        wait_for(lambda: written(project), what="the daemon's issue")
+    finally:
+        code, err = stop(daemon)
+    assert code == 0, err
+    assert manual.returncode == 0, manual.stderr
+    assert "being built by another run" in manual.stdout or "already" in manual.stdout
+    (folder,) = issue_folders(project)
+    assert_complete(folder)
+    assert query(project, "SELECT count(*) FROM issues WHERE status = 'done'") == [(1,)]

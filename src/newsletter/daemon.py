@@ -178,6 +178,9 @@ class Daemon:
                 )
         try:
             self._scheduler.start(paused=True)  # returns once the watcher has shut it down
+        except Exception:  # the job store could not start (database unreachable, ...)
+            log.exception("the scheduler could not start")
+            self._failed.set()
         finally:
             self._exited.set()
             if not self._lost.is_set():
@@ -244,7 +247,9 @@ class Daemon:
         if late > self._grace:
             log.warning(
                 "slot missed: the run started later than the grace time",
-                extra=fields(schedule=schedule.name, slot=slot, late_seconds=late.seconds),
+                extra=fields(
+                    schedule=schedule.name, slot=slot, late_seconds=int(late.total_seconds())
+                ),
             )
             return
         if self._stopping.is_set():

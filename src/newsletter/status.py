@@ -61,13 +61,17 @@ def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3)
         return Status(
             newsletter=config.newsletter.name,
             now=now,
-            scheduler=holder if holder and holder.expires_at > now else None,
+            scheduler=holder if holder and _alive(holder, now) else None,
             runs=runlog.last_runs(engine, config.newsletter.name, limit),
             schedules=[
                 _next_slots(config, i, now, upcoming, stored) for i in range(len(config.schedule))
             ],
             feeds=_feeds(engine),
         )
+
+
+def _alive(holder: Holder, now: datetime) -> bool:
+    return holder.expires_at > now and state.owner_alive(holder.owner)
 
 
 def _next_slots(
