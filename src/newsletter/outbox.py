@@ -66,7 +66,7 @@ def write_issue(
 
 
 def clean_staging(
-    outbox: Path, name: str | None = None, older_than: float = STALE_STAGING_SECONDS
+    outbox: Path, older_than: float = STALE_STAGING_SECONDS, *, name: str | None = None
 ) -> int:
     """Remove staging folders left by runs that died; returns how many were removed.
 

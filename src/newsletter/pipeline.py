@@ -175,7 +175,7 @@ def _build(
     record = claim.record
     outbox = config.outbox_dir
     name = issue_folder_name(slot_label(slot), config.newsletter.folder_slug, record.edition)
-    clean_staging(outbox, name)  # we hold the claim: staging of this issue is a dead run's
+    clean_staging(outbox, name=name)  # we hold the claim: staging of this issue is a dead run's
     recovered = _recover(outbox / name, record) if claim.taken_over else None
     if recovered is not None:
         counts = _finish(engine, record, recovered, now, outbox / name)

@@ -23,13 +23,14 @@ from newsletter.lease import Holder, current_holder
 _FEED_COLUMNS = (
     "name",
     "url",
-    "status",
-    "last_fetched_at",
-    "last_success_at",
+    "retired",
     "last_status",
     "last_error",
-    "error_count",
-    "entries",
+    "consecutive_failures",
+    "last_fetched",
+    "last_success",
+    "retry_after",
+    "entries_seen",
 )
 
 
@@ -112,8 +113,11 @@ def _feeds(engine: Engine) -> list[dict[str, Any]] | None:
     columns = [feeds.c[name] for name in _FEED_COLUMNS if name in feeds.c]
     if not columns:
         return []
+    query = sa.select(*columns).limit(500)
+    if "consecutive_failures" in feeds.c:  # broken feeds first
+        query = query.order_by(feeds.c.consecutive_failures.desc())
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(*columns).limit(500)).all()
+        rows = conn.execute(query).all()
     return [dict(row._mapping) for row in rows]
 
 
