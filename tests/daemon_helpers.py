@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -101,9 +102,11 @@ def read_until(process: subprocess.Popen[str], needle: str, timeout: float = 20)
     raise AssertionError(f"{needle!r} never appeared on stderr:\n{''.join(seen)}")
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str]:
-    """SIGTERM, then the exit status and the rest of stderr."""
-    process.terminate()
+def stop(
+    process: subprocess.Popen[str], timeout: float = 20, signum: int = signal.SIGTERM
+) -> tuple[int, str]:
+    """SIGTERM (or ``signum``), then the exit status and the rest of stderr."""
+    process.send_signal(signum)
     try:
         _out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

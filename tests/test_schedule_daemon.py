@@ -91,8 +91,9 @@ def test_a_second_scheduler_refuses_and_a_dead_ones_lock_is_taken_over(project, 
     first.wait(10)
     second = spawn("schedule")
     read_until(second, "next slot")
-    code, err = stop(second)
+    code, err = stop(second, signum=signal.SIGINT)  # Ctrl-C in a terminal
     assert code == 0, err
+    assert "stopping signal=SIGINT" in err
 
 
 def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, spawn):
@@ -117,7 +118,7 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
     assert run_cli("run", "--slot", earlier, cwd=project).returncode == 0
     add_seed(project)
 
-    daemon = spawn("schedule")
+    daemon = spawn("--log-format", "json", "schedule")
     try:
         wait_for(lambda: any(r[1] == "catch-up" for r in runs(project)), what="catch-up")
         wait_for(lambda: runs(project)[-1][2] != "running", what="the catch-up to finish")
@@ -125,6 +126,10 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
         code, err = stop(daemon)
     assert code == 0, err
 
+    events = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert any(e["event"].startswith("catch-up: the last slot") for e in events)
+    assert any(e.get("trigger") == "catch-up" and e.get("result") == "written" for e in events)
+    assert {"time", "level", "logger", "event"} <= set(events[0])
     catch_ups = [r for r in runs(project) if r[1] == "catch-up"]
     assert len(catch_ups) == 1
     assert catch_ups[0][2] == "written"
