@@ -22,6 +22,7 @@ from newsletter.config import CONFIG_NAME, Config, load_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.logs import LogFormat, configure, progress
 from newsletter.pipeline import Checkpoint
+from newsletter.runner import PAUSE_ENV, chain, execute, pause_at
 from newsletter.skeleton import default_config_text, default_templates_dir
 
 EXIT_FAILED = 1
@@ -42,8 +43,6 @@ def _now() -> datetime:
 
 def _test_pause() -> Checkpoint:
     """Test-only (see runner.PAUSE_ENV): pause a run at a named stage so a test can kill it."""
-    from newsletter.runner import PAUSE_ENV, pause_at
-
     stage = os.environ.get(PAUSE_ENV)
     return pause_at(stage) if stage else (lambda _stage: None)
 
@@ -116,8 +115,6 @@ def run(
     allow_empty: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
-    from newsletter.runner import execute
-
     config = _load(config_path)
     slot = _slot(config, day, slot_text)
     bar = ctx.obj == "text" and sys.stderr.isatty()
@@ -131,7 +128,7 @@ def run(
                 slot=slot,
                 new_edition=new_edition,
                 allow_empty=allow_empty,
-                checkpoint=_chain(advance, _test_pause()),
+                checkpoint=chain(advance, _test_pause()),
             )
     except NewsletterError:
         sys.exit(EXIT_FAILED)  # execute logged the one-line reason
@@ -142,12 +139,6 @@ def run(
         click.echo(f"Issue #{result.number} written to {_shown(result.path)}")
     else:
         click.echo(result.message)
-
-
-def _chain(*checkpoints: Checkpoint) -> Checkpoint:
-    from newsletter.runner import chain
-
-    return chain(*checkpoints)
 
 
 def _slot(config: Config, day: datetime | None, slot_text: str | None) -> datetime | None:

@@ -179,7 +179,8 @@ def _build(
     recovered = _recover(outbox / name, record) if claim.taken_over else None
     if recovered is not None:
         counts = _finish(engine, record, recovered, now, outbox / name)
-        return RunResult("written", slot, record.number, outbox / name, "recovered", *counts)
+        message = f"issue #{record.number} recovered: a run that died had written it"
+        return RunResult("written", slot, record.number, outbox / name, message, *counts)
     seen = state.published_article_ids(engine, config.newsletter.name, except_slot=record.slot)
     articles = [a for a in gather_articles(config, warn) if a.id not in seen]
     checkpoint("gathered")
