@@ -175,6 +175,9 @@ def test_status_shows_runs_next_slots_and_json(project):
     document = json.loads(run_cli("status", "--json", cwd=project).stdout)
     (run,) = document["runs"]
     assert run["result"] == "written"
+    manual_slot = datetime.fromisoformat(run["slot"])  # a manual run takes the latest slot
+    assert (manual_slot.hour, manual_slot.minute) == (7, 0) and manual_slot.weekday() < 5
+    assert datetime.now(UTC) - manual_slot < timedelta(days=4)
     assert run["articles_in"] == 1
     assert run["items_out"] > 0
     assert run["issue_path"].endswith("peace-plan-briefing")
