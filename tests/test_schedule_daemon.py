@@ -160,6 +160,7 @@ def test_sigterm_abandons_a_slow_run_and_the_next_run_completes_its_slot(project
     assert again.returncode == 0, again.stderr
     (folder,) = issue_folders(project)
     assert_complete(folder)
+    assert json.loads((folder / "issue.json").read_text())["number"] == 1  # no number lost
 
 
 def test_status_shows_runs_next_slots_and_json(project):

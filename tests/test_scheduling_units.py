@@ -212,3 +212,24 @@ def test_status_reports_feed_health_when_feed_ingestion_has_a_feeds_table(projec
     assert report.feeds[0]["last_error"] == "404 Not Found"
     assert "etag" not in report.feeds[0]
     assert "Gone Daily  https://gone.example/rss  404  404 Not Found  3" in status.to_text(report)
+
+
+def test_a_failed_claim_that_wrote_nothing_gives_its_number_back(tmp_path, state_url):
+    now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    with state.connect(tmp_path, state_url) as engine:
+        owner = state.owner_token()
+        abandoned = state.claim_issue(engine, "N", "slot-a", owner=owner, now=now)
+        assert isinstance(abandoned, state.Claimed) and abandoned.record.number == 1
+        state.release_issue(engine, abandoned.record, "failed", "stopped", written=False)
+
+        later = state.claim_issue(engine, "N", "slot-b", owner=owner, now=now)
+        assert isinstance(later, state.Claimed) and later.record.number == 1  # no gap
+        retry = state.claim_issue(engine, "N", "slot-a", owner=owner, now=now)
+        assert isinstance(retry, state.Claimed) and retry.taken_over
+        assert retry.record.number == 2
+
+        kept = state.claim_issue(engine, "N", "slot-c", owner=owner, now=now)
+        assert isinstance(kept, state.Claimed)
+        state.release_issue(engine, kept.record, "failed", "finish failed", written=True)
+        again = state.claim_issue(engine, "N", "slot-c", owner=owner, now=now)
+        assert isinstance(again, state.Claimed) and again.record.number == 3  # its folder's

@@ -156,7 +156,9 @@ def run(
                 checkpoint,
             )
         except BaseException as e:
-            state.release_issue(engine, claim.record, "failed", f"{type(e).__name__}: {e}")
+            written = (config.outbox_dir / _folder_name(config, slot, claim.record)).exists()
+            reason = f"{type(e).__name__}: {e}"
+            state.release_issue(engine, claim.record, "failed", reason, written=written)
             raise
 
 
@@ -174,7 +176,7 @@ def _build(
 ) -> RunResult:
     record = claim.record
     outbox = config.outbox_dir
-    name = issue_folder_name(slot_label(slot), config.newsletter.folder_slug, record.edition)
+    name = _folder_name(config, slot, record)
     clean_staging(outbox, name=name)  # we hold the claim: staging of this issue is a dead run's
     recovered = _recover(outbox / name, record) if claim.taken_over else None
     if recovered is not None:
@@ -199,6 +201,10 @@ def _build(
     checkpoint("finished")
     message = f"issue #{record.number} written"
     return RunResult("written", slot, record.number, path, message, *counts)
+
+
+def _folder_name(config: Config, slot: datetime, record: state.IssueRecord) -> str:
+    return issue_folder_name(slot_label(slot), config.newsletter.folder_slug, record.edition)
 
 
 def slot_label(slot: datetime) -> str:

@@ -314,25 +314,23 @@ def _claim(
         stale = stale or now - _as_aware(row.claimed_at) > lease
         if not stale:
             return Busy(_record(row))
+        # A claim that gave its number back (see release_issue) takes the next free one.
+        number = row.number if row.number > 0 else _next_number(conn, newsletter)
         taken = conn.execute(
             issues.update()
             .where(
                 issues.c.id == row.id, issues.c.owner == row.owner, issues.c.status == row.status
             )
-            .values(owner=owner, status="building", claimed_at=now, error=None)
+            .values(owner=owner, status="building", claimed_at=now, error=None, number=number)
         ).rowcount
         if taken != 1:
             raise _Contended  # another process took it over between our read and write
-        return Claimed(replace(_record(row), owner=owner, status="building"), taken_over=True)
+        taken_row = replace(_record(row), owner=owner, status="building", number=number)
+        return Claimed(taken_row, taken_over=True)
     done = [row for row in rows if row.status == "done"]
     if done and not new_edition:
         return AlreadyDone(_record(done[-1]))
-    number = (
-        conn.execute(
-            sa.select(sa.func.max(issues.c.number)).where(issues.c.newsletter == newsletter)
-        ).scalar()
-        or 0
-    ) + 1
+    number = _next_number(conn, newsletter)
     edition = max((row.edition for row in rows), default=0) + 1
     new_id = conn.execute(
         issues.insert().values(
@@ -348,6 +346,13 @@ def _claim(
     assert new_id is not None
     record = IssueRecord(new_id[0], newsletter, slot, edition, number, "building", owner, None)
     return Claimed(record, taken_over=False)
+
+
+def _next_number(conn: Connection, newsletter: str) -> int:
+    current = conn.execute(
+        sa.select(sa.func.max(issues.c.number)).where(issues.c.newsletter == newsletter)
+    ).scalar()
+    return max(current or 0, 0) + 1
 
 
 def finish_issue(
@@ -384,22 +389,29 @@ def finish_issue(
             )
 
 
-def release_issue(engine: Engine, record: IssueRecord, status: IssueStatus, reason: str) -> None:
+def release_issue(
+    engine: Engine,
+    record: IssueRecord,
+    status: IssueStatus,
+    reason: str,
+    *,
+    written: bool = True,
+) -> None:
     """Give up a claim as "failed" or "skipped"; a later run may claim the slot again.
 
-    A skipped claim made nothing, so its row goes: keeping it would burn its issue number and
-    the next issue's number would skip one (the run log keeps the attempt)."""
+    An issue number must not be used up by an issue nobody saw, or the next issue's number
+    skips one: a skipped claim made nothing, so its row goes (the run log keeps the attempt);
+    a failed one whose folder never reached the outbox (``written=False``) keeps its row and
+    error but gives its number back (stored as ``-id``; a retry takes the next free one)."""
+    mine = sa.and_(issues.c.id == record.id, issues.c.owner == record.owner)
     with engine.begin() as conn:
         if status == "skipped":
-            conn.execute(
-                issues.delete().where(issues.c.id == record.id, issues.c.owner == record.owner)
-            )
+            conn.execute(issues.delete().where(mine))
             return
-        conn.execute(
-            issues.update()
-            .where(issues.c.id == record.id, issues.c.owner == record.owner)
-            .values(status=status, error=reason[:2000])
-        )
+        values: dict[str, Any] = {"status": status, "error": reason[:2000]}
+        if not written:
+            values["number"] = -record.id
+        conn.execute(issues.update().where(mine).values(**values))
 
 
 def published_article_ids(engine: Engine, newsletter: str, *, except_slot: str) -> set[str]:
