@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,7 +74,7 @@ def schedules(config: Config) -> list[Schedule]:
 
 
 def catch_up_slot(
-    trigger: CronTrigger, now: datetime, grace: timedelta, done: Any
+    trigger: CronTrigger, now: datetime, grace: timedelta, done: Callable[[datetime], bool]
 ) -> tuple[datetime | None, str]:
     """The one slot to make at start, if any, and why (for the log)."""
     latest = latest_fire(trigger, now)
