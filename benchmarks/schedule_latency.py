@@ -2,8 +2,9 @@
 
 Runs the real daemon (a subprocess) on a temporary copy of the project with a schedule every
 two seconds and `skip_when_nothing_new = false`, so every slot writes an issue (the first from
-the founding seed, the rest empty: the seed is already published), then reads the run log. Prints: start-up time (process start to "next slot" logged), for each slot the delay
-from its fire time to the run's start and the run's duration, and the SIGTERM-to-exit time.
+the founding seed, the rest empty: the seed is already published), then reads the run log.
+Prints: start-up time (process start to "next slot" logged), the delay from each slot's fire
+time to its run's start, the run's duration, and the SIGTERM-to-exit time.
 
     python benchmarks/schedule_latency.py [--slots 6]
 """
