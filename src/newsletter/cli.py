@@ -216,6 +216,8 @@ def schedule(config_path: Path) -> None:
         log.error(f'{config_path}: no [[schedule]] table; add one, e.g. cron = "0 7 * * MON-FRI"')
         sys.exit(EXIT_USAGE)
     try:
+        # Delivery plugs in here: deliver=<callable taking the RunResult> is called with each
+        # issue written for a schedule with send = true (without one, the daemon warns at start).
         code = serve(config, clock=_now, warn=_warn, checkpoint=_test_pause())
     except LockHeld as e:
         log.error(str(e))
