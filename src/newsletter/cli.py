@@ -1,11 +1,15 @@
 """The command line: parses options, calls the pipeline, turns errors into one line.
 
-Exit codes: 0 success (including "already built" and "nothing new"), 1 a run failed,
-2 bad usage or configuration.
+Exit codes: 0 success (including "already built", "being built elsewhere", "nothing new",
+and a scheduler stopped by SIGTERM/SIGINT), 1 a run failed, 2 bad usage or configuration,
+3 another scheduler already runs on the same state database.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import shutil
 import sys
 from datetime import UTC, date, datetime, time
@@ -16,15 +20,31 @@ import click
 from newsletter import __version__
 from newsletter.config import CONFIG_NAME, Config, load_config
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.pipeline import run as run_pipeline
+from newsletter.logs import LogFormat, configure, progress
+from newsletter.pipeline import Checkpoint
+from newsletter.runner import PAUSE_ENV, chain, execute, pause_at
 from newsletter.skeleton import default_config_text, default_templates_dir
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_LOCKED = 3
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+
+log = logging.getLogger("newsletter")
 
 
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    log.warning(message)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _test_pause() -> Checkpoint:
+    """Test-only (see runner.PAUSE_ENV): pause a run at a named stage so a test can kill it."""
+    stage = os.environ.get(PAUSE_ENV)
+    return pause_at(stage) if stage else (lambda _stage: None)
 
 
 def _load(config_path: Path) -> Config:
@@ -48,8 +68,19 @@ config_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsletter")
-def main() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="NEWSLETTER_LOG_FORMAT",
+    show_default=True,
+    help="Log lines on stderr: 'text' for people, 'json' (one object per line) for machines.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_format: LogFormat) -> None:
     """Build sectioned, attributed email digests from seed documents and news feeds."""
+    configure(log_format)
+    ctx.obj = log_format
 
 
 @main.command()
@@ -66,25 +97,67 @@ def main() -> None:
     help="Build another issue even if today's is already in the outbox (it gets the next "
     "number and a '-2', '-3' folder suffix; nothing is overwritten).",
 )
+@click.option(
+    "--slot",
+    "slot_text",
+    metavar="ISO",
+    help="Build the issue of this slot (e.g. 2025-11-24T07:00:00+02:00), as the scheduler "
+    "would; default: the latest [[schedule]] slot, or today without schedules.",
+)
 @click.option("--allow-empty", is_flag=True, help="Build an issue even when nothing is new.")
-def run(config_path: Path, day: datetime | None, new_edition: bool, allow_empty: bool) -> None:
-    """Build today's issue into the outbox, once."""
+@click.pass_context
+def run(
+    ctx: click.Context,
+    config_path: Path,
+    day: datetime | None,
+    new_edition: bool,
+    slot_text: str | None,
+    allow_empty: bool,
+) -> None:
+    """Build the current slot's issue into the outbox, once."""
     config = _load(config_path)
-    now = datetime.now(UTC)
-    slot = None
-    if day is not None:
-        slot = datetime.combine(day.date(), time(0, 0), tzinfo=config.newsletter.zone)
+    slot = _slot(config, day, slot_text)
+    bar = ctx.obj == "text" and sys.stderr.isatty()
     try:
-        result = run_pipeline(
-            config, now=now, warn=_warn, slot=slot, new_edition=new_edition, allow_empty=allow_empty
-        )
-    except NewsletterError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_FAILED)
+        with progress(bar, config.newsletter.name) as advance:
+            result = execute(
+                config,
+                trigger="manual",
+                clock=_now,
+                warn=_warn,
+                slot=slot,
+                new_edition=new_edition,
+                allow_empty=allow_empty,
+                checkpoint=chain(advance, _test_pause()),
+            )
+    except NewsletterError:
+        sys.exit(EXIT_FAILED)  # execute logged the one-line reason
+    except KeyboardInterrupt:
+        log.warning("interrupted: the run was abandoned and its slot given back")
+        sys.exit(EXIT_INTERRUPTED)
     if result.status == "written" and result.path is not None:
         click.echo(f"Issue #{result.number} written to {_shown(result.path)}")
     else:
         click.echo(result.message)
+
+
+def _slot(config: Config, day: datetime | None, slot_text: str | None) -> datetime | None:
+    if day is not None and slot_text is not None:
+        raise click.UsageError("give --date or --slot, not both")
+    if day is not None:
+        return datetime.combine(day.date(), time(0, 0), tzinfo=config.newsletter.zone)
+    if slot_text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(slot_text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{slot_text!r} is not an ISO date-time such as 2025-11-24T07:00:00+02:00",
+            param_hint="--slot",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.newsletter.zone)
+    return moment.astimezone(config.newsletter.zone)
 
 
 def _shown(path: Path) -> str:
@@ -149,3 +222,50 @@ def preview(config_path: Path, port: int) -> None:
         pass
     finally:
         server.server_close()
+
+
+@main.command()
+@config_option
+def schedule(config_path: Path) -> None:
+    """Run the scheduler in the foreground: one issue per [[schedule]] slot, until stopped.
+
+    Stops cleanly on SIGTERM or SIGINT (exit 0). Refuses to start (exit 3) while another
+    scheduler runs on the same state database."""
+    from newsletter.daemon import serve
+    from newsletter.lease import LockHeld
+
+    config = _load(config_path)
+    if not config.schedule:
+        log.error(f'{config_path}: no [[schedule]] table; add one, e.g. cron = "0 7 * * MON-FRI"')
+        sys.exit(EXIT_USAGE)
+    try:
+        # Delivery plugs in here: deliver=<callable taking the RunResult> is called with each
+        # issue written for a schedule with send = true (without one, the daemon warns at start).
+        code = serve(config, clock=_now, warn=_warn, checkpoint=_test_pause())
+    except LockHeld as e:
+        log.error(str(e))
+        sys.exit(EXIT_LOCKED)
+    except NewsletterError as e:
+        log.error(str(e))
+        sys.exit(EXIT_FAILED)
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
+@click.option("--limit", default=10, show_default=True, help="How many recent runs to show.")
+def status(config_path: Path, as_json: bool, limit: int) -> None:
+    """Show the last runs, the next scheduled slots, the scheduler and feed health."""
+    from newsletter import status as report
+
+    config = _load(config_path)
+    try:
+        found = report.gather(config, _now(), limit=limit)
+    except NewsletterError as e:
+        log.error(str(e))
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(json.dumps(report.to_json(found), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.to_text(found))

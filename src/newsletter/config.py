@@ -143,6 +143,44 @@ class BrandSettings(_Model):
         return value
 
 
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"expected an IANA time zone such as 'Europe/Kyiv' or 'UTC', got {value!r}"
+        ) from None
+    return value
+
+
+class ScheduleSettings(_Model):
+    """One ``[[schedule]]``: when ``newsletter schedule`` makes an issue (see cron.py)."""
+
+    cron: Annotated[str, Field(min_length=1)]
+    timezone: str | None = None  # None: the newsletter's time zone
+    name: Annotated[str, Field(pattern=_SLUG)] | None = None
+    send: bool = False  # hand the written issue to delivery (runner.Deliver)
+
+    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from newsletter.cron import parse_cron
+
+        parse_cron(value, ZoneInfo("UTC"))
+        return value
+
+
+class SchedulerSettings(_Model):
+    """``[scheduler]``: how ``newsletter schedule`` treats late slots, its lock and empty days."""
+
+    grace_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 3600
+    lease_seconds: Annotated[int, Field(ge=3, le=3600)] = 60
+    skip_when_nothing_new: bool = True
+    stop_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+
+
 class Config(_Model):
     newsletter: NewsletterSettings
     sources: SourcesSettings = SourcesSettings()
@@ -152,6 +190,8 @@ class Config(_Model):
     state: StateSettings = StateSettings()
     templates: TemplatesSettings = TemplatesSettings()
     brand: BrandSettings = BrandSettings()
+    schedule: list[ScheduleSettings] = []
+    scheduler: SchedulerSettings = SchedulerSettings()
     # Where the config file lives: every relative path in it is relative to this folder.
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -162,7 +202,17 @@ class Config(_Model):
             if section.id in seen:
                 raise ValueError(f"section id {section.id!r} is used twice; ids must be unique")
             seen.add(section.id)
+        names = [s.name for s in self.schedule if s.name]
+        if len(names) != len(set(names)):
+            raise ValueError("two [[schedule]] tables have the same name; names must be unique")
         return self
+
+    def schedule_name(self, index: int) -> str:
+        """The schedule's name, or ``schedule-N`` (1-based) when it has none."""
+        return self.schedule[index].name or f"schedule-{index + 1}"
+
+    def schedule_zone(self, index: int) -> ZoneInfo:
+        return ZoneInfo(self.schedule[index].timezone or self.newsletter.timezone)
 
     def path(self, relative: str) -> Path:
         return (self.root / relative).resolve()

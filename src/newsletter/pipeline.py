@@ -24,6 +24,12 @@ from newsletter.sections import Digest, summarize
 from newsletter.seeds import read_seeds
 
 Warn = Callable[[str], None]
+# Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
+# "rendered", "staged" (files synced, not yet renamed into the outbox), "written", "finished".
+# Progress bars and the scheduler's graceful stop hook in here: raising aborts the run and
+# releases its claim (a raise at "written" leaves the folder, which the next run adopts).
+Checkpoint = Callable[[str], None]
+STAGES = ("claimed", "gathered", "summarized", "rendered", "staged", "written", "finished")
 Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Digest]
 RunStatus = Literal["written", "exists", "busy", "nothing-new"]
 
@@ -35,6 +41,12 @@ class RunResult:
     number: int | None
     path: Path | None
     message: str
+    articles_in: int | None = None
+    items_out: int | None = None
+
+
+def _no_checkpoint(_stage: str) -> None:
+    return None
 
 
 def slot_for(now: datetime, config: Config) -> datetime:
@@ -97,6 +109,7 @@ def run(
     new_edition: bool = False,
     allow_empty: bool = False,
     summarizer: Summarizer = summarize,
+    checkpoint: Checkpoint = _no_checkpoint,
 ) -> RunResult:
     """Build and write the issue for ``slot`` (default: today), exactly once."""
     slot = slot or slot_for(now, config)
@@ -105,7 +118,7 @@ def run(
         claim = state.claim_issue(
             engine,
             config.newsletter.name,
-            slot.isoformat(),
+            state.slot_key(slot),
             owner=state.owner_token(),
             now=now,
             new_edition=new_edition,
@@ -129,11 +142,23 @@ def run(
                 f"run ({claim.record.owner}); nothing to do",
             )
         try:
+            checkpoint("claimed")
             return _build(
-                config, engine, claim, slot, now, warn, allow_empty, summarizer, templates
+                config,
+                engine,
+                claim,
+                slot,
+                now,
+                warn,
+                allow_empty,
+                summarizer,
+                templates,
+                checkpoint,
             )
         except BaseException as e:
-            state.release_issue(engine, claim.record, "failed", f"{type(e).__name__}: {e}")
+            written = (config.outbox_dir / _folder_name(config, slot, claim.record)).exists()
+            reason = f"{type(e).__name__}: {e}"
+            state.release_issue(engine, claim.record, "failed", reason, written=written)
             raise
 
 
@@ -147,28 +172,51 @@ def _build(
     allow_empty: bool,
     summarizer: Summarizer,
     templates: Templates,
+    checkpoint: Checkpoint,
 ) -> RunResult:
     record = claim.record
     outbox = config.outbox_dir
-    name = issue_folder_name(slot.date().isoformat(), config.newsletter.folder_slug, record.edition)
+    name = _folder_name(config, slot, record)
+    clean_staging(outbox, name=name)  # we hold the claim: staging of this issue is a dead run's
     recovered = _recover(outbox / name, record) if claim.taken_over else None
     if recovered is not None:
-        _finish(engine, record, recovered, now, outbox / name)
-        return RunResult("written", slot, record.number, outbox / name, "recovered")
+        counts = _finish(engine, record, recovered, now, outbox / name)
+        message = f"issue #{record.number} recovered: a run that died had written it"
+        return RunResult("written", slot, record.number, outbox / name, message, *counts)
     seen = state.published_article_ids(engine, config.newsletter.name, except_slot=record.slot)
     articles = [a for a in gather_articles(config, warn) if a.id not in seen]
+    checkpoint("gathered")
     if not articles and not allow_empty:
         reason = "nothing new since the last issue: every article was already published"
         state.release_issue(engine, record, "skipped", reason)
-        return RunResult("nothing-new", slot, None, None, reason)
+        return RunResult("nothing-new", slot, None, None, reason, 0, 0)
     issue = compose_issue(config, articles, number=record.number, slot=slot, summarizer=summarizer)
+    checkpoint("summarized")
     rendered = render_issue(issue, config, templates)
+    checkpoint("rendered")
     if rendered.omitted_count:
         warn(f"{rendered.omitted_count} items left out of the HTML to stay under Gmail's clip size")
-    clean_staging(outbox)
-    path = write_issue(outbox, name, issue_files(rendered, config, now))
-    _finish(engine, record, issue_json(issue), now, path)
-    return RunResult("written", slot, record.number, path, f"issue #{record.number} written")
+    files = issue_files(rendered, config, now)
+    path = write_issue(outbox, name, files, before_rename=lambda: checkpoint("staged"))
+    checkpoint("written")
+    counts = _finish(engine, record, issue_json(issue), now, path)
+    checkpoint("finished")
+    message = f"issue #{record.number} written"
+    return RunResult("written", slot, record.number, path, message, *counts)
+
+
+def _folder_name(config: Config, slot: datetime, record: state.IssueRecord) -> str:
+    return issue_folder_name(slot_label(slot), config.newsletter.folder_slug, record.edition)
+
+
+def slot_label(slot: datetime) -> str:
+    """The slot as it names a folder: the date, plus the local time unless it is midnight."""
+    day = slot.date().isoformat()
+    if slot.second:
+        return f"{day}-{slot:%H%M%S}"
+    if slot.hour or slot.minute:
+        return f"{day}-{slot:%H%M}"
+    return day
 
 
 def _recover(folder: Path, record: state.IssueRecord) -> dict[str, object] | None:
@@ -185,7 +233,8 @@ def _finish(
     data: dict[str, object],
     now: datetime,
     path: Path | None = None,
-) -> None:
+) -> tuple[int, int]:
+    """Record the issue as done; returns (articles in, items out)."""
     sections = data.get("sections")
     articles = data.get("articles")
     if not isinstance(sections, list) or not isinstance(articles, list):
@@ -204,3 +253,4 @@ def _finish(
         items_out=items,
         now=now,
     )
+    return len(articles), items

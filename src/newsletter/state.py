@@ -61,14 +61,52 @@ issue_articles = sa.Table(
 )
 
 
+# Migration 3 (unattended operation): every run attempt, and the one scheduler's lease.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("newsletter", sa.String(200), nullable=False),
+    sa.Column("slot", sa.String(40), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("schedule", sa.String(100)),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("result", sa.String(20), nullable=False),
+    sa.Column("duration", sa.Float),
+    sa.Column("articles_in", sa.Integer),
+    sa.Column("items_out", sa.Integer),
+    sa.Column("issue_number", sa.Integer),
+    sa.Column("issue_path", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_runs_started", "started_at"),
+)
+
+scheduler_lease = sa.Table(
+    "scheduler_lease",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _migration_1(conn: Connection) -> None:
     for table in (issues, issue_articles):
         table.create(conn, checkfirst=True)
 
 
-# Versioned migrations: MIGRATIONS[n] brings a database from version n-1 to n. Never edit
-# one that has shipped; add the next.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1}
+def _migration_3(conn: Connection) -> None:
+    for table in (runs, scheduler_lease):
+        table.create(conn, checkfirst=True)
+
+
+# Versioned migrations: MIGRATIONS[n] creates what version n adds. Never edit one that has
+# shipped; add the next. Each applied version is recorded, so versions developed in parallel
+# apply in any order.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 3: _migration_3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 IssueStatus = Literal["building", "done", "failed", "skipped"]
@@ -166,8 +204,8 @@ def migrate(engine: Engine) -> int:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         schema_version.create(conn, checkfirst=True)
-        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        applied = set(conn.execute(sa.select(schema_version.c.version)).scalars())
+        for version in sorted(set(MIGRATIONS) - applied):
             MIGRATIONS[version](conn)
             conn.execute(schema_version.insert().values(version=version))
         return SCHEMA_VERSION
@@ -182,11 +220,29 @@ def connect(state_dir: Path, url: str | None = None) -> Iterator[Engine]:
         engine.dispose()
 
 
+def slot_key(slot: datetime) -> str:
+    """A slot's identity in the database: its instant in UTC, whatever zone it was given in."""
+    return slot.astimezone(UTC).isoformat()
+
+
+def slot_done(engine: Engine, newsletter: str, slot: datetime) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(issues.c.id).where(
+                issues.c.newsletter == newsletter,
+                issues.c.slot == slot_key(slot),
+                issues.c.status == "done",
+            )
+        ).first()
+    return found is not None
+
+
 def owner_token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _owner_alive(owner: str) -> bool:
+def owner_alive(owner: str) -> bool:
+    """False only when ``owner`` is a process of this machine that no longer exists."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
@@ -254,29 +310,27 @@ def _claim(
     for row in rows:
         if row.status == "done":
             continue
-        stale = row.status in ("failed", "skipped") or not _owner_alive(row.owner)
+        stale = row.status in ("failed", "skipped") or not owner_alive(row.owner)
         stale = stale or now - _as_aware(row.claimed_at) > lease
         if not stale:
             return Busy(_record(row))
+        # A claim that gave its number back (see release_issue) takes the next free one.
+        number = row.number if row.number > 0 else _next_number(conn, newsletter)
         taken = conn.execute(
             issues.update()
             .where(
                 issues.c.id == row.id, issues.c.owner == row.owner, issues.c.status == row.status
             )
-            .values(owner=owner, status="building", claimed_at=now, error=None)
+            .values(owner=owner, status="building", claimed_at=now, error=None, number=number)
         ).rowcount
         if taken != 1:
             raise _Contended  # another process took it over between our read and write
-        return Claimed(replace(_record(row), owner=owner, status="building"), taken_over=True)
+        taken_row = replace(_record(row), owner=owner, status="building", number=number)
+        return Claimed(taken_row, taken_over=True)
     done = [row for row in rows if row.status == "done"]
     if done and not new_edition:
         return AlreadyDone(_record(done[-1]))
-    number = (
-        conn.execute(
-            sa.select(sa.func.max(issues.c.number)).where(issues.c.newsletter == newsletter)
-        ).scalar()
-        or 0
-    ) + 1
+    number = _next_number(conn, newsletter)
     edition = max((row.edition for row in rows), default=0) + 1
     new_id = conn.execute(
         issues.insert().values(
@@ -292,6 +346,13 @@ def _claim(
     assert new_id is not None
     record = IssueRecord(new_id[0], newsletter, slot, edition, number, "building", owner, None)
     return Claimed(record, taken_over=False)
+
+
+def _next_number(conn: Connection, newsletter: str) -> int:
+    current = conn.execute(
+        sa.select(sa.func.max(issues.c.number)).where(issues.c.newsletter == newsletter)
+    ).scalar()
+    return max(current or 0, 0) + 1
 
 
 def finish_issue(
@@ -328,14 +389,29 @@ def finish_issue(
             )
 
 
-def release_issue(engine: Engine, record: IssueRecord, status: IssueStatus, reason: str) -> None:
-    """Give up a claim as "failed" or "skipped"; a later run may claim the slot again."""
+def release_issue(
+    engine: Engine,
+    record: IssueRecord,
+    status: IssueStatus,
+    reason: str,
+    *,
+    written: bool = True,
+) -> None:
+    """Give up a claim as "failed" or "skipped"; a later run may claim the slot again.
+
+    An issue number must not be used up by an issue nobody saw, or the next issue's number
+    skips one: a skipped claim made nothing, so its row goes (the run log keeps the attempt);
+    a failed one whose folder never reached the outbox (``written=False``) keeps its row and
+    error but gives its number back (stored as ``-id``; a retry takes the next free one)."""
+    mine = sa.and_(issues.c.id == record.id, issues.c.owner == record.owner)
     with engine.begin() as conn:
-        conn.execute(
-            issues.update()
-            .where(issues.c.id == record.id, issues.c.owner == record.owner)
-            .values(status=status, error=reason[:2000])
-        )
+        if status == "skipped":
+            conn.execute(issues.delete().where(mine))
+            return
+        values: dict[str, Any] = {"status": status, "error": reason[:2000]}
+        if not written:
+            values["number"] = -record.id
+        conn.execute(issues.update().where(mine).values(**values))
 
 
 def published_article_ids(engine: Engine, newsletter: str, *, except_slot: str) -> set[str]:

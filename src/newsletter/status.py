@@ -1,0 +1,179 @@
+"""``newsletter status``: the last runs, the next slots, the scheduler's lock and feed health.
+
+Read-only over the state database (opening it applies pending migrations, like every command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from newsletter import runlog, state
+from newsletter.config import Config
+from newsletter.cron import next_fires, parse_cron
+from newsletter.daemon import JOBS_TABLE
+from newsletter.lease import Holder, current_holder
+
+# Columns shown for each feed when the feed-ingestion module's ``feeds`` table exists; any it
+# lacks are left out, so this keeps working as that table grows.
+_FEED_COLUMNS = (
+    "name",
+    "url",
+    "retired",
+    "last_status",
+    "last_error",
+    "consecutive_failures",
+    "last_fetched",
+    "last_success",
+    "retry_after",
+    "entries_seen",
+)
+
+
+@dataclass(frozen=True)
+class NextSlots:
+    schedule: str
+    cron: str
+    timezone: str
+    send: bool
+    next: list[datetime]
+    stored_next: datetime | None  # what the scheduler's job store holds, if it has the job
+
+
+@dataclass(frozen=True)
+class Status:
+    newsletter: str
+    now: datetime
+    scheduler: Holder | None
+    runs: list[runlog.RunRecord]
+    schedules: list[NextSlots]
+    feeds: list[dict[str, Any]] | None  # None: no feeds table in this database
+
+
+def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3) -> Status:
+    with state.connect(config.state_dir, config.state.url) as engine:
+        with engine.connect() as conn:
+            holder = current_holder(conn)
+        stored = _stored_next(engine)
+        return Status(
+            newsletter=config.newsletter.name,
+            now=now,
+            scheduler=holder if holder and _alive(holder, now) else None,
+            runs=runlog.last_runs(engine, config.newsletter.name, limit),
+            schedules=[
+                _next_slots(config, i, now, upcoming, stored) for i in range(len(config.schedule))
+            ],
+            feeds=_feeds(engine),
+        )
+
+
+def _alive(holder: Holder, now: datetime) -> bool:
+    return holder.expires_at > now and state.owner_alive(holder.owner)
+
+
+def _next_slots(
+    config: Config, index: int, now: datetime, count: int, stored: dict[str, datetime]
+) -> NextSlots:
+    settings = config.schedule[index]
+    zone = config.schedule_zone(index)
+    name = config.schedule_name(index)
+    return NextSlots(
+        schedule=name,
+        cron=settings.cron,
+        timezone=str(zone),
+        send=settings.send,
+        next=next_fires(parse_cron(settings.cron, zone), now, count),
+        stored_next=stored.get(f"schedule:{name}"),
+    )
+
+
+def _stored_next(engine: Engine) -> dict[str, datetime]:
+    if not sa.inspect(engine).has_table(JOBS_TABLE):
+        return {}
+    jobs = sa.Table(JOBS_TABLE, sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time)).all()
+    return {
+        row.id: datetime.fromtimestamp(row.next_run_time, UTC)
+        for row in rows
+        if row.next_run_time is not None
+    }
+
+
+def _feeds(engine: Engine) -> list[dict[str, Any]] | None:
+    # Feed health: the ``feeds`` table belongs to feed ingestion (a separate module and
+    # migration); it is read here only if it exists, column by column.
+    if not sa.inspect(engine).has_table("feeds"):
+        return None
+    feeds = sa.Table("feeds", sa.MetaData(), autoload_with=engine)
+    columns = [feeds.c[name] for name in _FEED_COLUMNS if name in feeds.c]
+    if not columns:
+        return []
+    query = sa.select(*columns).limit(500)
+    if "consecutive_failures" in feeds.c:  # broken feeds first
+        query = query.order_by(feeds.c.consecutive_failures.desc())
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def to_json(status: Status) -> dict[str, Any]:
+    document: dict[str, Any] = _plain(asdict(status))
+    return document
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def to_text(status: Status) -> str:
+    lines = [f"{status.newsletter}: status at {status.now:%Y-%m-%d %H:%M:%S} UTC", ""]
+    holder = status.scheduler
+    lines.append(
+        f"Scheduler: running ({holder.owner}, since {holder.acquired_at:%Y-%m-%d %H:%M} UTC)"
+        if holder
+        else "Scheduler: not running"
+    )
+    lines += ["", "Next slots:"]
+    if not status.schedules:
+        lines.append("  no [[schedule]] in the config")
+    for slots in status.schedules:
+        upcoming = ", ".join(f"{m:%Y-%m-%d %H:%M:%S%z}" for m in slots.next) or "none"
+        send = ", send" if slots.send else ""
+        stored = (
+            f" (job store: {slots.stored_next:%Y-%m-%d %H:%M:%S} UTC)" if slots.stored_next else ""
+        )
+        lines.append(
+            f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}{stored}"
+        )
+    lines += ["", "Last runs:"]
+    if not status.runs:
+        lines.append("  none yet")
+    for run in status.runs:
+        lines.append("  " + _run_line(run))
+    if status.feeds is not None:
+        lines += ["", "Feeds:"]
+        for feed in status.feeds or [{"": "no feeds recorded"}]:
+            lines.append("  " + "  ".join(str(v) for v in feed.values() if v is not None))
+    return "\n".join(lines)
+
+
+def _run_line(run: runlog.RunRecord) -> str:
+    seconds = f"{run.duration:.1f}s" if run.duration is not None else "-"
+    counts = f"{_n(run.articles_in)} in, {_n(run.items_out)} out"
+    where = run.issue_path or run.error or ""
+    return f"{run.slot}  {run.trigger:<8}  {run.result:<11}  {seconds:>6}  {counts}  {where}"
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,235 @@
+"""In-process checks of the scheduling pieces: cron, catch-up, the lease, logs, the run log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from newsletter import runlog, state
+from newsletter.config import load_config
+from newsletter.cron import fire_times, latest_fire, next_fires, parse_cron
+from newsletter.daemon import catch_up_slot
+from newsletter.errors import ConfigError
+from newsletter.lease import LeaseLock, LockHeld, LockLost
+from newsletter.logs import JsonFormatter, TextFormatter, fields
+from newsletter.pipeline import slot_label
+
+KYIV = ZoneInfo("Europe/Kyiv")
+WEDNESDAY = datetime(2025, 11, 26, 12, 0, tzinfo=KYIV)
+
+
+@pytest.mark.parametrize(
+    ("weekday", "expected"),
+    [("1", "Mon"), ("0", "Sun"), ("7", "Sun"), ("MON", "Mon"), ("5", "Fri"), ("6", "Sat")],
+)
+def test_cron_weekday_numbers_mean_what_cron_means(weekday, expected):
+    trigger = parse_cron(f"0 7 * * {weekday}", KYIV)
+    (fire,) = next_fires(trigger, WEDNESDAY, 1)
+    assert fire.strftime("%a") == expected
+    assert (fire.hour, fire.minute) == (7, 0)
+
+
+def test_cron_ranges_lists_and_steps_of_weekdays():
+    weekdays = parse_cron("0 7 * * 1-5", KYIV)
+    assert [f.strftime("%a") for f in next_fires(weekdays, WEDNESDAY, 5)] == [
+        "Thu",
+        "Fri",
+        "Mon",
+        "Tue",
+        "Wed",
+    ]
+    every_other = parse_cron("0 7 * * */2", KYIV)  # cron: Sun, Tue, Thu, Sat
+    assert {f.strftime("%a") for f in next_fires(every_other, WEDNESDAY, 8)} == {
+        "Sun",
+        "Tue",
+        "Thu",
+        "Sat",
+    }
+
+
+def test_six_fields_put_seconds_first():
+    trigger = parse_cron("*/5 * * * * *", KYIV)
+    fires = next_fires(trigger, WEDNESDAY, 3)
+    assert [f.second for f in fires] == [5, 10, 15]
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 7 * *", "expected 5 cron fields"),
+        ("0 25 * * *", "invalid cron expression '0 25 * * *'"),
+        ("0 7 * * 8", "out of range 0-7"),
+    ],
+)
+def test_a_bad_cron_is_one_config_line_naming_the_key(tmp_path, cron, message):
+    config = Path(__file__).resolve().parents[1] / "newsletter.toml"
+    path = tmp_path / "newsletter.toml"
+    path.write_text(config.read_text() + f'\n[[schedule]]\ncron = "{cron}"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    text = str(error.value)
+    assert "\n" not in text
+    assert text.startswith(f"{path}: key 'schedule[1].cron'")
+    assert message in text
+
+
+def test_latest_fire_finds_the_most_recent_slot_at_any_period():
+    daily = parse_cron("0 7 * * *", KYIV)
+    assert latest_fire(daily, WEDNESDAY) == WEDNESDAY.replace(hour=7)
+    assert latest_fire(daily, WEDNESDAY.replace(hour=6)) == datetime(2025, 11, 25, 7, tzinfo=KYIV)
+    weekly = parse_cron("30 9 * * MON", KYIV)
+    assert latest_fire(weekly, WEDNESDAY) == datetime(2025, 11, 24, 9, 30, tzinfo=KYIV)
+    seconds = parse_cron("*/2 * * * * *", KYIV)
+    assert latest_fire(seconds, WEDNESDAY.replace(second=3)) == WEDNESDAY.replace(second=2)
+    yearly = parse_cron("0 0 1 1 *", KYIV)
+    assert latest_fire(yearly, WEDNESDAY) == datetime(2025, 1, 1, tzinfo=KYIV)
+
+
+def test_catch_up_is_one_slot_the_latest_within_grace_and_not_done():
+    hourly = parse_cron("0 * * * *", KYIV)
+    now = WEDNESDAY.replace(minute=20)
+    missed = fire_times(hourly, now - timedelta(hours=5), now)
+    assert len(missed) == 5  # five slots went by while the scheduler was down
+
+    slot, why = catch_up_slot(hourly, now, timedelta(hours=1), lambda _s: False)
+    assert slot == WEDNESDAY
+    assert "missed" in why
+    assert catch_up_slot(hourly, now, timedelta(minutes=10), lambda _s: False)[0] is None
+    assert catch_up_slot(hourly, now, timedelta(hours=1), lambda s: s == WEDNESDAY)[0] is None
+
+
+def test_slot_labels_keep_several_slots_a_day_apart():
+    assert slot_label(WEDNESDAY.replace(hour=0)) == "2025-11-26"
+    assert slot_label(WEDNESDAY.replace(hour=7)) == "2025-11-26-0700"
+    assert slot_label(WEDNESDAY.replace(hour=7, second=30)) == "2025-11-26-070030"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path, state_url):
+    clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
+    with state.connect(tmp_path, state_url) as engine:
+        # Owners on another machine: only the lease's expiry can tell they died.
+        first = LeaseLock(engine, "other-host:1:a", timedelta(seconds=60), clock)
+        second = LeaseLock(engine, "other-host:2:b", timedelta(seconds=60), clock)
+        first.acquire()
+        with pytest.raises(LockHeld, match="other-host:1:a"):
+            second.acquire()
+        clock.now += timedelta(seconds=50)
+        first.renew()  # the heartbeat pushes the expiry on
+        clock.now += timedelta(seconds=50)
+        with pytest.raises(LockHeld):
+            second.acquire()
+        clock.now += timedelta(seconds=61)  # first stopped beating
+        second.acquire()
+        with pytest.raises(LockLost):
+            first.renew()
+        second.release()
+        first.acquire()
+
+
+def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path, state_url):
+    now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    with state.connect(tmp_path, state_url) as engine:
+        dead = f"{state.owner_token().split(':')[0]}:999999999:x"
+        alive = state.owner_token()
+        for owner in (dead, alive):
+            runlog.start_run(
+                engine, "N", now, trigger="manual", schedule=None, owner=owner, now=now
+            )
+        assert runlog.reap_crashed(engine, now=now, lease=timedelta(hours=1)) == 1
+        results = [r.result for r in reversed(runlog.last_runs(engine, "N"))]
+        assert results == ["crashed", "running"]
+
+
+def test_migrations_apply_by_recorded_version(tmp_path):
+    db = tmp_path / "state.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:  # a database made before migration 3 existed
+        state.schema_version.create(conn)
+        state._migration_1(conn)
+        conn.execute(state.schema_version.insert().values(version=1))
+    engine.dispose()
+    with state.connect(tmp_path) as engine:
+        assert sa.inspect(engine).has_table("runs")
+        with engine.connect() as conn:
+            versions = conn.execute(sa.select(state.schema_version.c.version)).scalars().all()
+    assert sorted(versions) == sorted(state.MIGRATIONS)
+
+
+def _record(message: str, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("newsletter.run", level, __file__, 1, message, None, None)
+    record.fields = fields(**extra)["fields"]
+    return record
+
+
+def test_log_lines_are_one_line_text_or_json():
+    slot = datetime(2025, 11, 26, 7, tzinfo=KYIV)
+    line = JsonFormatter().format(_record("issue #3 written", slot=slot, issue=3, path=None))
+    document = json.loads(line)
+    assert document["event"] == "issue #3 written"
+    assert document["level"] == "info"
+    assert document["slot"] == "2025-11-26T07:00:00+02:00"
+    assert document["issue"] == 3
+    assert "path" not in document
+    text = TextFormatter().format(_record("seeds/x.md: skipped", logging.WARNING, slot=slot))
+    assert "\n" not in text
+    assert " warning: seeds/x.md: skipped slot=2025-11-26T07:00:00+02:00" in text
+
+
+def test_status_reports_feed_health_when_feed_ingestion_has_a_feeds_table(project):
+    from newsletter import status
+    from newsletter.config import load_config
+
+    config = load_config(project / "newsletter.toml")
+    now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    assert status.gather(config, now).feeds is None  # no feeds table: nothing to report
+    with state.connect(config.state_dir) as engine, engine.begin() as conn:
+        # The columns feed ingestion keeps (its own module and migration).
+        conn.exec_driver_sql(
+            "CREATE TABLE feeds (url TEXT PRIMARY KEY, name TEXT, last_status INTEGER, "
+            "last_error TEXT, consecutive_failures INTEGER, etag TEXT)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO feeds VALUES ('https://ok.example/rss', 'OK Wire', 200, NULL, 0, 'x'),"
+            " ('https://gone.example/rss', 'Gone Daily', 404, '404 Not Found', 3, NULL)"
+        )
+    report = status.gather(config, now)
+    assert report.feeds is not None
+    assert [f["name"] for f in report.feeds] == ["Gone Daily", "OK Wire"]  # broken first
+    assert report.feeds[0]["last_error"] == "404 Not Found"
+    assert "etag" not in report.feeds[0]
+    assert "Gone Daily  https://gone.example/rss  404  404 Not Found  3" in status.to_text(report)
+
+
+def test_a_failed_claim_that_wrote_nothing_gives_its_number_back(tmp_path, state_url):
+    now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    with state.connect(tmp_path, state_url) as engine:
+        owner = state.owner_token()
+        abandoned = state.claim_issue(engine, "N", "slot-a", owner=owner, now=now)
+        assert isinstance(abandoned, state.Claimed) and abandoned.record.number == 1
+        state.release_issue(engine, abandoned.record, "failed", "stopped", written=False)
+
+        later = state.claim_issue(engine, "N", "slot-b", owner=owner, now=now)
+        assert isinstance(later, state.Claimed) and later.record.number == 1  # no gap
+        retry = state.claim_issue(engine, "N", "slot-a", owner=owner, now=now)
+        assert isinstance(retry, state.Claimed) and retry.taken_over
+        assert retry.record.number == 2
+
+        kept = state.claim_issue(engine, "N", "slot-c", owner=owner, now=now)
+        assert isinstance(kept, state.Claimed)
+        state.release_issue(engine, kept.record, "failed", "finish failed", written=True)
+        again = state.claim_issue(engine, "N", "slot-c", owner=owner, now=now)
+        assert isinstance(again, state.Claimed) and again.record.number == 3  # its folder's
