@@ -36,10 +36,15 @@ class Article:
     outlet: str | None
     published: datetime | None
     origin: Origin
+    also: tuple[Source, ...] = ()
 
     @property
     def source(self) -> Source:
         return Source(title=self.title, url=self.url, outlet=self.outlet, published=self.published)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return (self.source, *self.also)
 
 
 @dataclass(frozen=True)

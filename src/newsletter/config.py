@@ -11,7 +11,7 @@ import string
 import tomllib
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -97,6 +97,37 @@ class SectionSettings(_Model):
     keywords: list[str] = []
     max_items: Annotated[int, Field(ge=1, le=50)] = 4
     max_words: Annotated[int, Field(ge=10, le=2000)] = 120
+
+
+class SummarySettings(_Model):
+    """How the digest is cut: relevance gates, the lead, and the summarizer backend."""
+
+    backend: Literal["extractive", "llm"] = "extractive"
+    # Words that say an article is on the newsletter's topic at all (default: every section
+    # keyword). An article must mention them in at least this share of its sentences.
+    topic_keywords: list[str] = []
+    min_relevance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.4
+    learn_cues: bool = True
+    lead_sentences: Annotated[int, Field(ge=0, le=5)] = 3
+    lead_max_words: Annotated[int, Field(ge=10, le=300)] = 75
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    llm_api_key_env: str | None = None
+    llm_min_support: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+
+    @field_validator("llm_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _llm_needs_endpoint(self) -> SummarySettings:
+        if self.backend == "llm" and not (self.llm_url and self.llm_model):
+            raise ValueError("backend 'llm' needs llm_url and llm_model")
+        return self
 
 
 class OutboxSettings(_Model):
@@ -186,6 +217,7 @@ class Config(_Model):
     sources: SourcesSettings = SourcesSettings()
     feeds: list[FeedSettings] = []
     sections: Annotated[list[SectionSettings], Field(min_length=1)]
+    summary: SummarySettings = SummarySettings()
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()
     templates: TemplatesSettings = TemplatesSettings()

@@ -20,8 +20,9 @@ from newsletter.issue import Issue, issue_json
 from newsletter.message import build_message, message_bytes
 from newsletter.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
 from newsletter.render import RenderedIssue, Templates, load_templates, render_issue
-from newsletter.sections import Digest, summarize
+from newsletter.sections import Digest, ExtractiveSummarizer
 from newsletter.seeds import read_seeds
+from newsletter.summarizers import build_summarizer
 
 Warn = Callable[[str], None]
 # Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
@@ -65,8 +66,9 @@ def compose_issue(
     *,
     number: int,
     slot: datetime,
-    summarizer: Summarizer = summarize,
+    summarizer: Summarizer | None = None,
 ) -> Issue:
+    summarizer = summarizer or ExtractiveSummarizer(config.summary)
     digest = summarizer(articles, config.sections, config.newsletter.language)
     day = slot.date()
     items = digest.lead + tuple(i for s in digest.sections for i in s.items)
@@ -108,11 +110,12 @@ def run(
     slot: datetime | None = None,
     new_edition: bool = False,
     allow_empty: bool = False,
-    summarizer: Summarizer = summarize,
+    summarizer: Summarizer | None = None,
     checkpoint: Checkpoint = _no_checkpoint,
 ) -> RunResult:
     """Build and write the issue for ``slot`` (default: today), exactly once."""
     slot = slot or slot_for(now, config)
+    summarizer = summarizer or build_summarizer(config.summary, warn)
     templates = load_templates(config.templates_dir)  # fail on a broken template before claiming
     with state.connect(config.state_dir, config.state.url) as engine:
         claim = state.claim_issue(

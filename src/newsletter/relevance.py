@@ -1,0 +1,82 @@
+"""Relevance: which of the day's articles are about the newsletter's subject at all.
+
+An article is kept when (a) a large enough share of its sentences (title included) mentions
+the topic (``[summary] topic_keywords``, by default every section keyword) and (b) its keyword
+hits span at least two sections: a story that only names a country once, or only in one
+sense (a Ukrainian football club, a Russian gas price), is not the story the sections are
+about. Off-topic articles are dropped before any costly sentence work: first a regex over the
+raw text, then a cheap sentence split; only survivors are split properly and stemmed.
+Sentences of a kept article still have to earn their place one by one (see ``sectioning``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from newsletter.articles import Article
+from newsletter.config import SectionSettings
+from newsletter.lexicon import Terms, keyword_terms, prefilter, stems
+
+MIN_SECTIONS_TOUCHED = 2
+_ROUGH_SPLIT = re.compile(r"(?<=[.!?\u201d\"])\s+(?=[A-Z\u201c\"])|\n+")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Decides, per article, whether it is on topic; built once per run from the config."""
+
+    topic: Terms
+    sections: tuple[Terms, ...]
+    quick: re.Pattern[str]
+    min_relevance: float
+    language: str
+
+    def relevance(self, article: Article) -> float:
+        """Share of the article's sentences (title counted as one) that mention the topic;
+        0.0 when its keywords touch fewer than two sections."""
+        if not self.quick.search(article.title) and not self.quick.search(article.text):
+            return 0.0
+        chunks = [article.title, *(c for c in _ROUGH_SPLIT.split(article.text) if c.strip())]
+        touched: set[int] = set()
+        hits = 0
+        for chunk in chunks:
+            words = stems(chunk, self.language)
+            distinct = frozenset(words)
+            if self.topic.hits(words, distinct):
+                hits += 1
+            touched.update(i for i, s in enumerate(self.sections) if s.hits(words, distinct))
+        if len(touched) < min(MIN_SECTIONS_TOUCHED, len(self.sections)):
+            return 0.0
+        return hits / len(chunks)
+
+    def keep(self, article: Article) -> bool:
+        return self.relevance(article) >= self.min_relevance
+
+
+def build_gate(
+    sections: Sequence[SectionSettings],
+    topic_keywords: Sequence[str],
+    min_relevance: float,
+    language: str,
+) -> Gate:
+    every = [k for s in sections for k in s.keywords]
+    topic = list(topic_keywords) or every
+    return Gate(
+        topic=keyword_terms(topic, 1.0, language),
+        sections=tuple(
+            keyword_terms([*s.keywords, *_topic_words_of(s, topic)], 1.0, language)
+            for s in sections
+        ),
+        quick=prefilter(topic, language),
+        min_relevance=min_relevance,
+        language=language,
+    )
+
+
+def _topic_words_of(section: SectionSettings, topic: Sequence[str]) -> list[str]:
+    """Topic keywords that a section's own title or description names (e.g. "Russia's
+    demands" owns "Russia"), so that they count for that section too."""
+    own = set(stems(f"{section.title} {section.description}"))
+    return [k for k in topic if set(stems(k)) & own]

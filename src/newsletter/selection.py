@@ -1,0 +1,215 @@
+"""Selection: from placed candidate passages to the lead and each section's items.
+
+Each candidate is scored by how well it fits its section, how *salient* it is (how many
+outlets report the same fact, how central it is to its section's candidates, how early it
+comes in its article) and then chosen greedily with maximal marginal relevance: a candidate
+close to one already chosen loses score, and one that says the same thing (a near-duplicate,
+by tf-idf cosine over stems) is not chosen at all; its sources are added to the item that
+says it first. So a fact reported by three outlets appears once and cites all three.
+
+Costs stay roughly linear: near-duplicates are found through an inverted index of stems,
+and MMR only runs over a small pool of each section's best candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from newsletter.articles import Sentence, Source
+from newsletter.digest import Item
+from newsletter.sectioning import Tokens
+
+DUPLICATE_SIMILARITY = 0.5  # tf-idf cosine at which two passages say the same thing
+MMR_PENALTY = 0.7
+POOL_SIZE = 40
+FIT_CAP = 12.0
+SUPPORT_WEIGHT = 0.5
+CENTRALITY_WEIGHT = 1.0
+POSITION_WEIGHT = 0.3
+LEDE_BONUS = 0.5
+MIN_LEAD = 2
+LEAD_WINDOW = 3  # lead sentences come from the first sentences of an article
+COMMON_STEM_SHARE = 0.2  # stems in more sentences than this are not indexed for duplicates
+
+Vector = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage that may become an item: one sentence, or a sentence that leans on the one
+    before it together with that one."""
+
+    text: str
+    sentences: tuple[Sentence, ...]
+    tokens: Tokens
+    section: int
+    fit: float
+
+    @property
+    def position(self) -> int:
+        return self.sentences[0].position
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return self.sentences[0].article.sources
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass
+class _Pool:
+    candidates: Sequence[Candidate]
+    vectors: list[Vector]
+    neighbours: list[list[int]]
+    scores: list[float]
+    used: set[int]
+    chosen: list[int]
+
+
+def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
+    vectors = _vectors(candidates)
+    neighbours = _near_duplicates(vectors)
+    centroids = [
+        _centroid([v for c, v in zip(candidates, vectors, strict=True) if c.section == s])
+        for s in range(sections)
+    ]
+    scores = []
+    for i, candidate in enumerate(candidates):
+        outlets = {src.outlet or src.title for j in neighbours[i] for src in candidates[j].sources}
+        scores.append(
+            min(candidate.fit, FIT_CAP) / FIT_CAP
+            + SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
+            + CENTRALITY_WEIGHT * _dot(vectors[i], centroids[candidate.section])
+            + POSITION_WEIGHT / (1 + candidate.position)
+        )
+    return _Pool(candidates, vectors, neighbours, scores, set(), [])
+
+
+def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
+    """The day in a few sentences, each from a different section: first the most salient
+    openings of articles; if that gives fewer than two, other passages, but never a
+    section's best one (the sections keep their lead items)."""
+    ranked = sorted(
+        range(len(pool.candidates)),
+        key=lambda i: -(pool.scores[i] + (LEDE_BONUS if pool.candidates[i].position == 0 else 0)),
+    )
+    tops = {
+        max((i for i in ranked if pool.candidates[i].section == s), key=lambda i: pool.scores[i])
+        for s in {c.section for c in pool.candidates}
+    }
+    reserved = tops | {j for i in tops for j in pool.neighbours[i]}
+    openings = [i for i in ranked if pool.candidates[i].position < LEAD_WINDOW]
+    covered: set[int] = set()
+    items: list[Item] = []
+    words = 0
+    for i in [*openings, *(i for i in ranked if i not in reserved)]:
+        candidate = pool.candidates[i]
+        if len(items) >= max_sentences or (i not in openings and len(items) >= MIN_LEAD):
+            break
+        if i in pool.used or candidate.section in covered or words + candidate.words > max_words:
+            continue
+        covered.add(candidate.section)
+        items.append(_take(pool, i))
+        words += candidate.words
+    return items
+
+
+def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[Item]:
+    """Fill one section's budget by maximal marginal relevance."""
+    mine = sorted(
+        (i for i, c in enumerate(pool.candidates) if c.section == section and i not in pool.used),
+        key=lambda i: -pool.scores[i],
+    )[:POOL_SIZE]
+    items: list[Item] = []
+    words = 0
+    while mine and len(items) < max_items:
+        best = max(mine, key=lambda i: pool.scores[i] - MMR_PENALTY * _redundancy(pool, i))
+        mine.remove(best)
+        if best in pool.used or _redundancy(pool, best) >= DUPLICATE_SIMILARITY:
+            continue
+        n = pool.candidates[best].words
+        if words + n > max_words:
+            continue
+        items.append(_take(pool, best))
+        words += n
+    return items
+
+
+def _take(pool: _Pool, i: int) -> Item:
+    """Choose candidate ``i``: it becomes an item citing every source of its duplicates,
+    which can no longer be chosen."""
+    sources: list[Source] = []
+    for j in [i, *pool.neighbours[i]]:
+        if j in pool.used and j != i:
+            continue
+        pool.used.add(j)
+        for source in pool.candidates[j].sources:
+            if source not in sources:
+                sources.append(source)
+    pool.chosen.append(i)
+    candidate = pool.candidates[i]
+    return Item(text=candidate.text, sources=tuple(sources), score=round(pool.scores[i], 3))
+
+
+def _redundancy(pool: _Pool, i: int) -> float:
+    return max((_dot(pool.vectors[i], pool.vectors[j]) for j in pool.chosen), default=0.0)
+
+
+def _vectors(candidates: Sequence[Candidate]) -> list[Vector]:
+    df: dict[str, int] = defaultdict(int)
+    for c in candidates:
+        for w in c.tokens.distinct:
+            df[w] += 1
+    n = len(candidates)
+    vectors = []
+    for c in candidates:
+        v = {w: math.log(1 + n / df[w]) for w in c.tokens.distinct}
+        vectors.append(_normalize(v))
+    return vectors
+
+
+def _near_duplicates(vectors: Sequence[Vector]) -> list[list[int]]:
+    """For each passage, the others that say the same thing (cosine >= threshold), found via
+    an inverted index of the less common stems so the work stays near linear."""
+    common = max(20, int(COMMON_STEM_SHARE * len(vectors)))
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, v in enumerate(vectors):
+        for w in v:
+            index[w].append(i)
+    neighbours: list[list[int]] = [[] for _ in vectors]
+    for i, v in enumerate(vectors):
+        seen: set[int] = set()
+        for w in v:
+            postings = index[w]
+            if len(postings) > common:
+                continue
+            seen.update(j for j in postings if j > i)
+        for j in seen:
+            if _dot(v, vectors[j]) >= DUPLICATE_SIMILARITY:
+                neighbours[i].append(j)
+                neighbours[j].append(i)
+    return neighbours
+
+
+def _centroid(vectors: Sequence[Vector]) -> Vector:
+    total: dict[str, float] = defaultdict(float)
+    for v in vectors:
+        for w, x in v.items():
+            total[w] += x
+    return _normalize(total)
+
+
+def _normalize(v: dict[str, float]) -> Vector:
+    norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+    return {w: x / norm for w, x in v.items()}
+
+
+def _dot(a: Vector, b: Vector) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(x * b.get(w, 0.0) for w, x in a.items())
