@@ -95,7 +95,7 @@ class SectionSettings(_Model):
     title: Annotated[str, Field(min_length=1)]
     description: str = ""
     keywords: list[str] = []
-    max_items: Annotated[int, Field(ge=1, le=50)] = 4
+    max_items: Annotated[int, Field(ge=1, le=50)] = 6
     max_words: Annotated[int, Field(ge=10, le=2000)] = 120
 
 

@@ -34,22 +34,23 @@ class Gate:
     language: str
 
     def relevance(self, article: Article) -> float:
-        """Share of the article's sentences (title counted as one) that mention the topic;
-        0.0 when its keywords touch fewer than two sections."""
+        """Half for naming the topic in the title or first sentence (where news states its
+        subject), half for the share of sentences that name it; 0.0 when the article's
+        keywords touch fewer than two sections."""
         if not self.quick.search(article.title) and not self.quick.search(article.text):
             return 0.0
         chunks = [article.title, *(c for c in _ROUGH_SPLIT.split(article.text) if c.strip())]
         touched: set[int] = set()
-        hits = 0
+        hits = []
         for chunk in chunks:
             words = stems(chunk, self.language)
             distinct = frozenset(words)
-            if self.topic.hits(words, distinct):
-                hits += 1
+            hits.append(self.topic.hits(words, distinct))
             touched.update(i for i, s in enumerate(self.sections) if s.hits(words, distinct))
         if len(touched) < min(MIN_SECTIONS_TOUCHED, len(self.sections)):
             return 0.0
-        return hits / len(chunks)
+        headline = 1.0 if any(hits[:2]) else 0.0
+        return 0.5 * headline + 0.5 * sum(hits) / len(chunks)
 
     def keep(self, article: Article) -> bool:
         return self.relevance(article) >= self.min_relevance

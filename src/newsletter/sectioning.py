@@ -28,6 +28,8 @@ KEYWORD_WEIGHT = 3.0
 PHRASE_WEIGHT = 4.0  # a multi-word keyword ("security guarantees") is more specific
 TOPIC_WEIGHT = 1.0
 MIN_SCORE = 3.0
+STRONG_TERM = 1.2  # a keyword or learned cue, even when discounted; not a description word
+SUBJECT_BONUS = 1.5
 MIN_IDF_FACTOR = 0.4
 IDF_MIN_SENTENCES = 6
 CONFIDENT_RATIO = 2.0  # best score at least twice the runner-up's
@@ -59,7 +61,18 @@ def section_terms(section: SectionSettings, language: str) -> Terms:
 
 
 def score(tokens: Tokens, profiles: Sequence[Terms]) -> tuple[float, ...]:
-    return tuple(p.score(tokens.words, tokens.distinct) for p in profiles)
+    """Each section's fit; the section of the sentence's first strong term (usually its
+    subject: "Russian missiles hit Ukraine" is about Russia) gets SUBJECT_BONUS."""
+    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
+    for word in tokens.words:
+        weights = [p.words.get(word, 0.0) for p in profiles]
+        strongest = max(weights, default=0.0)
+        if strongest >= STRONG_TERM:
+            for i, weight in enumerate(weights):
+                if weight == strongest:
+                    scores[i] += SUBJECT_BONUS
+            break
+    return tuple(scores)
 
 
 def assign(scores: Sequence[float]) -> int | None:

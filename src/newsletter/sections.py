@@ -34,7 +34,7 @@ _ENDINGS = ".!?\"'\u201d\u2019)"
 # A sentence that leans on the one before it.
 _DANGLING = re.compile(
     r"^(?:(?:he|she|they|it|his|her|their|its|this|these|those|but|and|however|yet|instead|"
-    r"also|such)\b"
+    r"also|such)\b|(?:the|this|that) (?:visit|move|decision|announcement|remarks|meeting|step)\b"
     r"|(?:the|this|that) (?:official|spokesman|spokeswoman|spokesperson|minister|statement|"
     r"source|diplomat|aide|officials|move|decision|comments?)\b[^.]*\b(?:said|added|says|"
     r"told|noted|stressed|argued|insisted|warned)\b)",

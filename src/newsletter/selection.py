@@ -3,8 +3,8 @@
 Each candidate is scored by how well it fits its section, how *salient* it is (how many
 outlets report the same fact, how central it is to its section's candidates, how early it
 comes in its article) and then chosen greedily with maximal marginal relevance: a candidate
-close to one already chosen loses score, and one that says the same thing (a near-duplicate,
-by tf-idf cosine over stems) is not chosen at all; its sources are added to the item that
+close to one already chosen loses score, and one that says the same thing (a near-duplicate:
+most of the shorter passage's idf-weighted stems are in the other) is not chosen at all; its sources are added to the item that
 says it first. So a fact reported by three outlets appears once and cites all three.
 
 Costs stay roughly linear: near-duplicates are found through an inverted index of stems,
@@ -22,8 +22,9 @@ from newsletter.articles import Sentence, Source
 from newsletter.digest import Item
 from newsletter.sectioning import Tokens
 
-DUPLICATE_SIMILARITY = 0.5  # tf-idf cosine at which two passages say the same thing
-MMR_PENALTY = 0.7
+DUPLICATE_SIMILARITY = 0.45  # weighted containment at which two passages say the same thing
+OVERLAP_SKIP = 0.35  # a passage this close to a chosen one adds too little to be shown
+MMR_PENALTY = 1.5
 POOL_SIZE = 40
 FIT_CAP = 12.0
 SUPPORT_WEIGHT = 0.5
@@ -64,6 +65,7 @@ class Candidate:
 @dataclass
 class _Pool:
     candidates: Sequence[Candidate]
+    weights: list[Vector]
     vectors: list[Vector]
     neighbours: list[list[int]]
     scores: list[float]
@@ -72,8 +74,9 @@ class _Pool:
 
 
 def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
-    vectors = _vectors(candidates)
-    neighbours = _near_duplicates(vectors)
+    weights = _weights(candidates)
+    vectors = [_normalize(w) for w in weights]
+    neighbours = _near_duplicates(weights)
     centroids = [
         _centroid([v for c, v in zip(candidates, vectors, strict=True) if c.section == s])
         for s in range(sections)
@@ -87,7 +90,7 @@ def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
             + CENTRALITY_WEIGHT * _dot(vectors[i], centroids[candidate.section])
             + POSITION_WEIGHT / (1 + candidate.position)
         )
-    return _Pool(candidates, vectors, neighbours, scores, set(), [])
+    return _Pool(candidates, weights, vectors, neighbours, scores, set(), [])
 
 
 def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
@@ -130,7 +133,7 @@ def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> l
     while mine and len(items) < max_items:
         best = max(mine, key=lambda i: pool.scores[i] - MMR_PENALTY * _redundancy(pool, i))
         mine.remove(best)
-        if best in pool.used or _redundancy(pool, best) >= DUPLICATE_SIMILARITY:
+        if best in pool.used or _redundancy(pool, best) >= OVERLAP_SKIP:
             continue
         n = pool.candidates[best].words
         if words + n > max_words:
@@ -157,40 +160,45 @@ def _take(pool: _Pool, i: int) -> Item:
 
 
 def _redundancy(pool: _Pool, i: int) -> float:
-    return max((_dot(pool.vectors[i], pool.vectors[j]) for j in pool.chosen), default=0.0)
+    return max((overlap(pool.weights[i], pool.weights[j]) for j in pool.chosen), default=0.0)
 
 
-def _vectors(candidates: Sequence[Candidate]) -> list[Vector]:
+def overlap(a: Vector, b: Vector) -> float:
+    """How much of the shorter passage the other one says: the idf weight of their shared
+    stems over the smaller passage's total (1.0: one contains the other)."""
+    if len(a) > len(b):
+        a, b = b, a
+    shared = sum(x for w, x in a.items() if w in b)
+    return shared / (min(sum(a.values()), sum(b.values())) or 1.0)
+
+
+def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
+    """Each passage's stems weighted by inverse document frequency over today's passages."""
     df: dict[str, int] = defaultdict(int)
     for c in candidates:
         for w in c.tokens.distinct:
             df[w] += 1
     n = len(candidates)
-    vectors = []
-    for c in candidates:
-        v = {w: math.log(1 + n / df[w]) for w in c.tokens.distinct}
-        vectors.append(_normalize(v))
-    return vectors
+    return [{w: math.log(1 + n / df[w]) for w in c.tokens.distinct} for c in candidates]
 
 
-def _near_duplicates(vectors: Sequence[Vector]) -> list[list[int]]:
-    """For each passage, the others that say the same thing (cosine >= threshold), found via
-    an inverted index of the less common stems so the work stays near linear."""
-    common = max(20, int(COMMON_STEM_SHARE * len(vectors)))
+def _near_duplicates(weights: Sequence[Vector]) -> list[list[int]]:
+    """For each passage, the others that say the same thing, found via an inverted index of
+    the less common stems so the work stays near linear."""
+    common = max(20, int(COMMON_STEM_SHARE * len(weights)))
     index: dict[str, list[int]] = defaultdict(list)
-    for i, v in enumerate(vectors):
+    for i, v in enumerate(weights):
         for w in v:
             index[w].append(i)
-    neighbours: list[list[int]] = [[] for _ in vectors]
-    for i, v in enumerate(vectors):
+    neighbours: list[list[int]] = [[] for _ in weights]
+    for i, v in enumerate(weights):
         seen: set[int] = set()
         for w in v:
             postings = index[w]
-            if len(postings) > common:
-                continue
-            seen.update(j for j in postings if j > i)
+            if len(postings) <= common:
+                seen.update(j for j in postings if j > i)
         for j in seen:
-            if _dot(v, vectors[j]) >= DUPLICATE_SIMILARITY:
+            if overlap(v, weights[j]) >= DUPLICATE_SIMILARITY:
                 neighbours[i].append(j)
                 neighbours[j].append(i)
     return neighbours
