@@ -126,7 +126,7 @@ def _learn_cues(
     for word, counts in per_section.items():
         section, count = counts.most_common(1)[0]
         share = count / sum(counts.values())
-        if count >= CUE_MIN_COUNT and share >= CUE_MIN_SHARE and df[word] <= CUE_MAX_DF * n:
+        if count >= CUE_MIN_COUNT and share >= CUE_MIN_SHARE and df[word] <= max(5, CUE_MAX_DF * n):
             learned[section][word] = KEYWORD_WEIGHT * share
     return [
         Terms({**extra, **p.words}, p.phrases) for p, extra in zip(profiles, learned, strict=True)
