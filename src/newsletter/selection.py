@@ -5,7 +5,8 @@ outlets report the same fact, how central it is to its section's candidates, how
 comes in its article) and then chosen greedily with maximal marginal relevance: a candidate
 close to one already chosen loses score, and one that says the same thing (a near-duplicate:
 most of the shorter passage's idf-weighted stems are in the other) is not chosen at all;
-its sources are added to the item that says it first. So a fact reported by three outlets appears once and cites all three.
+its sources are added to the item that says it first. So a fact reported by three outlets
+appears once and cites all three.
 
 Costs stay roughly linear: near-duplicates are found through an inverted index of stems,
 and MMR only runs over a small pool of each section's best candidates.
