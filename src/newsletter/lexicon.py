@@ -74,7 +74,12 @@ class Terms:
         return total
 
     def hits(self, words: Sequence[str], distinct: frozenset[str]) -> bool:
-        return self.score(words, distinct) > 0.0
+        if not distinct.isdisjoint(self.words):
+            return True
+        if not self.phrases:
+            return False
+        joined = " " + " ".join(words) + " "
+        return any(" " + " ".join(phrase) + " " in joined for phrase in self.phrases)
 
 
 def keyword_terms(keywords: Sequence[str], weight: float, language: str) -> Terms:

@@ -35,25 +35,26 @@ class Gate:
 
     def relevance(self, article: Article) -> float:
         """Half for naming the topic in the title or first sentence (where news states its
-        subject), half for the share of sentences that name it; 0.0 when the article's
-        keywords touch fewer than two sections."""
+        subject), half for the share of its sentences (title included) that name it."""
         if not self.quick.search(article.title) and not self.quick.search(article.text):
             return 0.0
         chunks = [article.title, *(c for c in _ROUGH_SPLIT.split(article.text) if c.strip())]
-        touched: set[int] = set()
-        hits = []
-        for chunk in chunks:
-            words = stems(chunk, self.language)
-            distinct = frozenset(words)
-            hits.append(self.topic.hits(words, distinct))
-            touched.update(i for i, s in enumerate(self.sections) if s.hits(words, distinct))
-        if len(touched) < min(MIN_SECTIONS_TOUCHED, len(self.sections)):
-            return 0.0
+        hits = [bool(self.quick.search(c)) and self._names_topic(c) for c in chunks]
         headline = 1.0 if any(hits[:2]) else 0.0
         return 0.5 * headline + 0.5 * sum(hits) / len(chunks)
 
     def keep(self, article: Article) -> bool:
-        return self.relevance(article) >= self.min_relevance
+        """Relevant enough, and its keywords touch at least two sections."""
+        if self.relevance(article) < self.min_relevance:
+            return False
+        words = stems(f"{article.title}\n{article.text}", self.language)
+        distinct = frozenset(words)
+        touched = sum(1 for s in self.sections if s.hits(words, distinct))
+        return touched >= min(MIN_SECTIONS_TOUCHED, len(self.sections))
+
+    def _names_topic(self, chunk: str) -> bool:
+        words = stems(chunk, self.language)
+        return self.topic.hits(words, frozenset(words))
 
 
 def build_gate(

@@ -15,7 +15,7 @@ and MMR only runs over a small pool of each section's best candidates.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +34,8 @@ POSITION_WEIGHT = 0.3
 LEDE_BONUS = 0.5
 MIN_LEAD = 2
 LEAD_WINDOW = 3  # lead sentences come from the first sentences of an article
-COMMON_STEM_SHARE = 0.2  # stems in more sentences than this are not indexed for duplicates
+RARE_STEMS = 8  # a passage is indexed under, and looked up by, its rarest stems
+MAX_LEADER_CHECKS = 30
 
 Vector = dict[str, float]
 
@@ -67,31 +68,31 @@ class Candidate:
 class _Pool:
     candidates: Sequence[Candidate]
     weights: list[Vector]
-    vectors: list[Vector]
-    neighbours: list[list[int]]
+    clusters: dict[int, list[int]]  # leader -> every passage saying the same (leader first)
     scores: list[float]
     used: set[int]
     chosen: list[int]
 
 
 def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
+    """Score the passages and group those that say the same thing under the best of them."""
     weights = _weights(candidates)
     vectors = [_normalize(w) for w in weights]
-    neighbours = _near_duplicates(weights)
     centroids = [
         _centroid([v for c, v in zip(candidates, vectors, strict=True) if c.section == s])
         for s in range(sections)
     ]
-    scores = []
-    for i, candidate in enumerate(candidates):
-        outlets = {src.outlet or src.title for j in neighbours[i] for src in candidates[j].sources}
-        scores.append(
-            min(candidate.fit, FIT_CAP) / FIT_CAP
-            + SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
-            + CENTRALITY_WEIGHT * _dot(vectors[i], centroids[candidate.section])
-            + POSITION_WEIGHT / (1 + candidate.position)
-        )
-    return _Pool(candidates, weights, vectors, neighbours, scores, set(), [])
+    scores = [
+        min(c.fit, FIT_CAP) / FIT_CAP
+        + CENTRALITY_WEIGHT * _dot(v, centroids[c.section])
+        + POSITION_WEIGHT / (1 + c.position)
+        for c, v in zip(candidates, vectors, strict=True)
+    ]
+    clusters = _clusters(weights, scores)
+    for leader, members in clusters.items():
+        outlets = {src.outlet or src.title for j in members for src in candidates[j].sources}
+        scores[leader] += SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
+    return _Pool(candidates, weights, clusters, scores, set(), [])
 
 
 def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
@@ -99,23 +100,24 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
     openings of articles; if that gives fewer than two, other passages, but never a
     section's best one (the sections keep their lead items)."""
     ranked = sorted(
-        range(len(pool.candidates)),
+        pool.clusters,
         key=lambda i: -(pool.scores[i] + (LEDE_BONUS if pool.candidates[i].position == 0 else 0)),
     )
     tops = {
         max((i for i in ranked if pool.candidates[i].section == s), key=lambda i: pool.scores[i])
-        for s in {c.section for c in pool.candidates}
+        for s in {pool.candidates[i].section for i in ranked}
     }
-    reserved = tops | {j for i in tops for j in pool.neighbours[i]}
     openings = [i for i in ranked if pool.candidates[i].position < LEAD_WINDOW]
     covered: set[int] = set()
     items: list[Item] = []
     words = 0
-    for i in [*openings, *(i for i in ranked if i not in reserved)]:
+    for i in [*openings, *(i for i in ranked if i not in tops)]:
         candidate = pool.candidates[i]
         if len(items) >= max_sentences or (i not in openings and len(items) >= MIN_LEAD):
             break
         if i in pool.used or candidate.section in covered or words + candidate.words > max_words:
+            continue
+        if _redundancy(pool, i) >= OVERLAP_SKIP:
             continue
         covered.add(candidate.section)
         items.append(_take(pool, i))
@@ -126,7 +128,7 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
 def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[Item]:
     """Fill one section's budget by maximal marginal relevance."""
     mine = sorted(
-        (i for i, c in enumerate(pool.candidates) if c.section == section and i not in pool.used),
+        (i for i in pool.clusters if pool.candidates[i].section == section and i not in pool.used),
         key=lambda i: -pool.scores[i],
     )[:POOL_SIZE]
     items: list[Item] = []
@@ -145,16 +147,13 @@ def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> l
 
 
 def _take(pool: _Pool, i: int) -> Item:
-    """Choose candidate ``i``: it becomes an item citing every source of its duplicates,
-    which can no longer be chosen."""
+    """Choose leader ``i``: it becomes an item citing every source of its cluster."""
     sources: list[Source] = []
-    for j in [i, *pool.neighbours[i]]:
-        if j in pool.used and j != i:
-            continue
-        pool.used.add(j)
+    for j in pool.clusters[i]:
         for source in pool.candidates[j].sources:
             if source not in sources:
                 sources.append(source)
+    pool.used.add(i)
     pool.chosen.append(i)
     candidate = pool.candidates[i]
     return Item(text=candidate.text, sources=tuple(sources), score=round(pool.scores[i], 3))
@@ -183,26 +182,27 @@ def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
     return [{w: math.log(1 + n / df[w]) for w in c.tokens.distinct} for c in candidates]
 
 
-def _near_duplicates(weights: Sequence[Vector]) -> list[list[int]]:
-    """For each passage, the others that say the same thing, found via an inverted index of
-    the less common stems so the work stays near linear."""
-    common = max(20, int(COMMON_STEM_SHARE * len(weights)))
+def _clusters(weights: Sequence[Vector], scores: Sequence[float]) -> dict[int, list[int]]:
+    """Leader clustering: passages, best first, join the first leader they overlap enough,
+    or lead a cluster of their own. Leaders are looked up through an inverted index of
+    each passage's rarest stems, so the work stays near linear in the number of passages."""
     index: dict[str, list[int]] = defaultdict(list)
-    for i, v in enumerate(weights):
-        for w in v:
-            index[w].append(i)
-    neighbours: list[list[int]] = [[] for _ in weights]
-    for i, v in enumerate(weights):
-        seen: set[int] = set()
-        for w in v:
-            postings = index[w]
-            if len(postings) <= common:
-                seen.update(j for j in postings if j > i)
-        for j in seen:
-            if overlap(v, weights[j]) >= DUPLICATE_SIMILARITY:
-                neighbours[i].append(j)
-                neighbours[j].append(i)
-    return neighbours
+    clusters: dict[int, list[int]] = {}
+    for i in sorted(range(len(weights)), key=lambda i: -scores[i]):
+        keys = sorted(weights[i], key=lambda w: -weights[i][w])[:RARE_STEMS]
+        hits = Counter(leader for key in keys for leader in index.get(key, ()))
+        home, best = None, DUPLICATE_SIMILARITY
+        for leader, _ in hits.most_common(MAX_LEADER_CHECKS):
+            similarity = overlap(weights[i], weights[leader])
+            if similarity >= best:
+                home, best = leader, similarity
+        if home is None:
+            clusters[i] = [i]
+            for key in keys:
+                index[key].append(i)
+        else:
+            clusters[home].append(i)
+    return clusters
 
 
 def _centroid(vectors: Sequence[Vector]) -> Vector:
