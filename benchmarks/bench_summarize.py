@@ -20,19 +20,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_summaries import REPO, load_devset  # noqa: E402
+from eval_summaries import REPO, load_devset
 
-from newsletter.articles import Article, split_sentences  # noqa: E402
-from newsletter.config import load_config  # noqa: E402
-from newsletter.pipeline import compose_issue  # noqa: E402
-from newsletter.relevance import build_gate  # noqa: E402
-from newsletter.render import load_templates, render_issue  # noqa: E402
-from newsletter.sections import ExtractiveSummarizer  # noqa: E402
+from newsletter.articles import Article, split_sentences
+from newsletter.config import load_config
+from newsletter.pipeline import compose_issue
+from newsletter.relevance import build_gate
+from newsletter.render import load_templates, render_issue
+from newsletter.sections import ExtractiveSummarizer
 
-FILLER = (
-    "harbour council budget festival museum bridge rainfall orchestra railway election "
-    "hospital vaccine satellite startup glacier tournament recipe bakery airline ferry"
-).split()
+FILLER = [
+    "harbour",
+    "council",
+    "budget",
+    "festival",
+    "museum",
+    "bridge",
+    "rainfall",
+    "orchestra",
+    "railway",
+    "election",
+    "hospital",
+    "vaccine",
+    "satellite",
+    "startup",
+    "glacier",
+    "tournament",
+    "recipe",
+    "bakery",
+    "airline",
+    "ferry",
+]
 PASSING = [
     "Prices also reflected the war between Russia and Ukraine.",
     "The minister visited Kyiv last year.",

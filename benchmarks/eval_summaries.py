@@ -197,10 +197,14 @@ def main() -> None:
             rows[f"sumy {name}"] = metrics(sumy_system(name)(dev, budget), dev)
         except ImportError:
             print(f"sumy is not installed: pip install -e '.[eval]' for the {name} row")
-    on_topic = sum(1 for a in dev.articles if not a.title.startswith("off"))
+    on_topic = sum(
+        1
+        for a in dev.articles
+        if any(OFF_TOPIC not in dev.labels[s] for s in split_sentences(a.text))
+    )
     print(
         f"dev set: {len(dev.articles)} articles, {len(dev.labels)} labelled sentences, "
-        f"{len(dev.facts)} key facts; baseline budget {budget} words ({on_topic} articles)"
+        f"{len(dev.facts)} key facts, {on_topic} on-topic articles; baseline budget {budget} words"
     )
     print(table(rows))
     if args.show:

@@ -40,9 +40,13 @@ _DANGLING = re.compile(
     r"told|noted|stressed|argued|insisted|warned)\b)",
     re.IGNORECASE,
 )
-# A quotation whose speaker is only a pronoun: '"...," he said.'
+# A quotation whose speaker is only a pronoun ('"...," he said.'), or a reported claim
+# about a pronoun ("Critics say it could ...", "Officials warned they would ...").
 _PRONOUN_SPEAKER = re.compile(
-    r"[,\u201d\"]\s*(?:he|she|they)\s+(?:said|added|told|noted|argued|insisted|warned)\b",
+    r"[,\u201d\"]\s*(?:he|she|they)\s+(?:said|added|told|noted|argued|insisted|warned)\b"
+    r"|^(?:\w+\s){1,3}(?:say|says|said|warn|warns|warned|argue|argues|argued|fear|fears|"
+    r"feared|believe|believes|believed|note|notes|noted)\s+(?:that\s+)?(?:it|they|this|these|"
+    r"he|she)\b",
     re.IGNORECASE,
 )
 
