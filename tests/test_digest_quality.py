@@ -286,3 +286,19 @@ def test_llm_backend_without_endpoint_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="llm_url"):
         parse_config(data, tmp_path / "newsletter.toml")
     assert SummarySettings().backend == "extractive"
+
+
+def test_a_reported_claim_about_a_pronoun_leans_on_its_antecedent(config: Config) -> None:
+    critics = article(
+        "critics",
+        "US plan for Ukraine draws criticism",
+        "The U.S. plan envisions Ukraine ceding eastern territory to Russia in exchange for "
+        "security guarantees.\n"
+        "Critics say it could pressure Ukraine into concessions resembling Russian demands.",
+        "Meridian Post",
+    )
+    shown = placed(digest_of(config, [critics, KREMLIN, PLAN]))
+    assert not any(text.startswith("Critics say it") for text in shown)
+    for text in shown:
+        if "Critics say it" in text:
+            assert text.startswith("The U.S. plan envisions")

@@ -161,3 +161,36 @@ def test_an_unreachable_server_falls_back(config: Config) -> None:
     )
     assert digest == extractive(config)
     assert len(warnings) == 1
+
+
+def test_the_pipeline_builds_the_llm_backend_from_config(
+    chat: tuple[FakeChat, str], project: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from newsletter.pipeline import run
+
+    fake, url = chat
+    fake.reply = lambda body: (
+        200,
+        "Moscow demands Kyiv renounce NATO ambitions and withdraw from four provinces."
+        if "Russia's demands" in body["messages"][0]["content"]
+        else "",
+        0,
+    )
+    toml = project / "newsletter.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            "[summary]\n", f'[summary]\nbackend = "llm"\nllm_url = "{url}"\nllm_model = "m"\n'
+        )
+    )
+    warnings: list[str] = []
+    result = run(load_config(toml), now=datetime(2025, 11, 20, 8, tzinfo=UTC), warn=warnings.append)
+    assert result.status == "written" and result.path is not None, result
+    data = json.loads((result.path / "issue.json").read_text())
+    russia = next(s for s in data["sections"] if s["id"] == "russia-demands")
+    assert [i["text"] for i in russia["items"]] == [
+        "Moscow demands Kyiv renounce NATO ambitions and withdraw from four provinces."
+    ]
+    assert russia["items"][0]["sources"][0]["title"].startswith("US pushes Ukraine")
+    assert fake.requests and warnings == []
