@@ -302,3 +302,22 @@ def test_a_reported_claim_about_a_pronoun_leans_on_its_antecedent(config: Config
     for text in shown:
         if "Critics say it" in text:
             assert text.startswith("The U.S. plan envisions")
+
+
+def test_sections_without_keywords_still_get_their_stories(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "newsletter": {"name": "N", "sender": "a@example.org", "recipient": "b@example.org"},
+            "sections": [
+                {"id": "plan", "title": "The peace plan", "description": "Ukraine and Russia"},
+                {"id": "front", "title": "The front line", "description": "Fighting in Ukraine"},
+            ],
+        },
+        tmp_path / "newsletter.toml",
+    )
+    football = article(
+        "f", "Cup final tonight", "The cup final kicks off tonight in a full stadium.", "Sports"
+    )
+    digest = ExtractiveSummarizer(config.summary)([PLAN, football], config.sections, "en")
+    text = everything(digest)
+    assert "framework" in text and "cup final" not in text

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from newsletter.articles import Article
 from newsletter.config import SectionSettings
-from newsletter.lexicon import Terms, keyword_terms, prefilter, stems
+from newsletter.lexicon import STOPWORDS, Terms, keyword_terms, prefilter, stems
 
 MIN_SECTIONS_TOUCHED = 2
 _ROUGH_SPLIT = re.compile(r"(?<=[.!?\u201d\"])\s+(?=[A-Z\u201c\"])|\n+")
@@ -64,17 +64,23 @@ def build_gate(
     language: str,
 ) -> Gate:
     every = [k for s in sections for k in s.keywords]
-    topic = list(topic_keywords) or every
+    # Without any keyword, the sections' own titles and descriptions say what they are about.
+    described = [[*s.keywords] or _words(f"{s.title} {s.description}") for s in sections]
+    topic = list(topic_keywords) or every or [w for words in described for w in words]
     return Gate(
         topic=keyword_terms(topic, 1.0, language),
         sections=tuple(
-            keyword_terms([*s.keywords, *_topic_words_of(s, topic)], 1.0, language)
-            for s in sections
+            keyword_terms([*words, *_topic_words_of(s, topic)], 1.0, language)
+            for s, words in zip(sections, described, strict=True)
         ),
         quick=prefilter(topic, language),
         min_relevance=min_relevance,
         language=language,
     )
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_][\w'\u2019-]*", text) if w.lower() not in STOPWORDS]
 
 
 def _topic_words_of(section: SectionSettings, topic: Sequence[str]) -> list[str]:

@@ -52,8 +52,10 @@ class Tokens:
 
 
 def section_terms(section: SectionSettings, language: str) -> Terms:
-    """The configured vocabulary of one section."""
-    words = {w: TOPIC_WEIGHT for w in stems(f"{section.title} {section.description}", language)}
+    """The configured vocabulary of one section (a section without keywords is described
+    by its title and description alone, which then weigh as keywords)."""
+    weight = TOPIC_WEIGHT if section.keywords else KEYWORD_WEIGHT
+    words = {w: weight for w in stems(f"{section.title} {section.description}", language)}
     configured = keyword_terms(section.keywords, KEYWORD_WEIGHT, language)
     words.update(configured.words)
     phrases = dict.fromkeys(configured.phrases, PHRASE_WEIGHT)
