@@ -64,7 +64,7 @@ class Output:
 
 def load_devset(folder: Path = DEVSET) -> DevSet:
     data = tomllib.loads((folder / "labels.toml").read_text(encoding="utf-8"))
-    entries = [(REPO / data["seed"]["path"], data["seed"]["labels"])]
+    entries = [(REPO / data["seed"]["path"], data["seed"]["labels"])] if "seed" in data else []
     entries += [(folder / "articles" / name, v["labels"]) for name, v in data["articles"].items()]
     articles, labels = [], {}
     for path, wanted in entries:
@@ -186,9 +186,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=REPO / "newsletter.toml")
     parser.add_argument("--show", action="store_true", help="print our digest too")
+    parser.add_argument(
+        "--set", type=Path, default=DEVSET, help="a labelled set (default: the dev set)"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
-    dev = load_devset()
+    dev = load_devset(args.set)
     budget = sum(s.max_words for s in config.sections) + config.summary.lead_max_words
     mine = ours(dev, config)
     rows = {"ours (extractive)": metrics(mine, dev), "lead-3": metrics(lead3(dev, budget), dev)}

@@ -321,3 +321,26 @@ def test_sections_without_keywords_still_get_their_stories(tmp_path: Path) -> No
     digest = ExtractiveSummarizer(config.summary)([PLAN, football], config.sections, "en")
     text = everything(digest)
     assert "framework" in text and "cup final" not in text
+
+
+def test_a_headline_in_the_sections_own_words_counts_for_relevance(config: Config) -> None:
+    geneva = article(
+        "geneva",
+        "Geneva talks shrink the US plan to 19 points",
+        "Negotiators in Geneva trimmed the U.S. plan from 28 points to 19, officials said.\n"
+        "Rubio called the meeting the most productive so far.\n"
+        "Kyiv's delegation said the revised draft reflected Ukraine's main interests.\n"
+        "The hardest issues were left for Presidents Trump and Zelenskiy to settle.",
+        "Pine Gazette",
+    )
+    caracas = article(
+        "caracas",
+        "Washington raises pressure on Caracas",
+        "Washington designated a Venezuelan group as a terrorist organisation on Monday.\n"
+        "President Trump said he was open to talks with the Venezuelan leadership.\n"
+        "Analysts said the move could also affect oil exports to Russia and Ukraine.",
+        "Capitol Report",
+    )
+    text = everything(digest_of(config, [geneva, caracas, KREMLIN]))
+    assert "trimmed the U.S. plan" in text or "reflected Ukraine's main interests" in text
+    assert "Venezuelan" not in text and "Caracas" not in text

@@ -34,14 +34,24 @@ class Gate:
     language: str
 
     def relevance(self, article: Article) -> float:
-        """Half for naming the topic in the title or first sentence (where news states its
-        subject), half for the share of its sentences (title included) that name it."""
+        """Half for the headline (title and first sentence, where news states its subject):
+        full when it names the topic, half when it uses two or more section keywords
+        ("the US plan"); half for the share of its sentences (title included) naming the
+        topic."""
         if not self.quick.search(article.title) and not self.quick.search(article.text):
             return 0.0
         chunks = [article.title, *(c for c in _ROUGH_SPLIT.split(article.text) if c.strip())]
         hits = [bool(self.quick.search(c)) and self._names_topic(c) for c in chunks]
-        headline = 1.0 if any(hits[:2]) else 0.0
+        if any(hits[:2]):
+            headline = 1.0
+        else:
+            words = stems(" ".join(chunks[:2]), self.language)
+            headline = 0.5 if len(set(words) & self._section_words) >= 2 else 0.0
         return 0.5 * headline + 0.5 * sum(hits) / len(chunks)
+
+    @property
+    def _section_words(self) -> frozenset[str]:
+        return frozenset(w for s in self.sections for w in s.words)
 
     def keep(self, article: Article) -> bool:
         """Relevant enough, and its keywords touch at least two sections."""
