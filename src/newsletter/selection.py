@@ -96,9 +96,9 @@ def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
 
 
 def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
-    """The day in a few sentences, each from a different section: first the most salient
-    openings of articles; if that gives fewer than two, other passages, but never a
-    section's best one (the sections keep their lead items)."""
+    """The day in a few sentences, each from a different section and shown in section order:
+    first the most salient openings of articles; if that gives fewer than two, other
+    passages, but never a section's best one (the sections keep their lead items)."""
     ranked = sorted(
         pool.clusters,
         key=lambda i: -(pool.scores[i] + (LEDE_BONUS if pool.candidates[i].position == 0 else 0)),
@@ -108,21 +108,22 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
         for s in {pool.candidates[i].section for i in ranked}
     }
     openings = [i for i in ranked if pool.candidates[i].position < LEAD_WINDOW]
+    opening = set(openings)
     covered: set[int] = set()
-    items: list[Item] = []
+    items: list[tuple[int, Item]] = []
     words = 0
     for i in [*openings, *(i for i in ranked if i not in tops)]:
         candidate = pool.candidates[i]
-        if len(items) >= max_sentences or (i not in openings and len(items) >= MIN_LEAD):
+        if len(items) >= max_sentences or (i not in opening and len(items) >= MIN_LEAD):
             break
         if i in pool.used or candidate.section in covered or words + candidate.words > max_words:
             continue
         if _redundancy(pool, i) >= OVERLAP_SKIP:
             continue
         covered.add(candidate.section)
-        items.append(_take(pool, i))
+        items.append((candidate.section, _take(pool, i)))
         words += candidate.words
-    return items
+    return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # in section order
 
 
 def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[Item]:
