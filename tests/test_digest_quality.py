@@ -116,12 +116,16 @@ def test_an_off_topic_sentence_in_an_on_topic_article_is_left_out(config: Config
     mixed = article(
         "mixed",
         "US presses Ukraine on peace plan",
-        PLAN.text + "\nSeparately, the city's football team won its match 2-0 on Sunday evening.",
+        PLAN.text + "\nSeparately, the city's football team won its match 2-0 on Sunday evening.\n"
+        "In other news, oil prices rose on Tuesday as Russian exports fell sharply.\n"
+        "A Ukrainian singer won the national song contest in Kyiv on Saturday night.",
         "Harbor Daily",
     )
     text = everything(digest_of(config, [mixed, KREMLIN]))
     assert "must consider" in text
     assert "football" not in text
+    assert "oil prices" not in text  # names Russia, but about nothing any section covers
+    assert "singer" not in text
 
 
 def test_sentences_go_to_the_section_they_fit(config: Config) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from newsletter.articles import Article, Sentence, sentences_of
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest import Digest, Item, Section
-from newsletter.lexicon import stems
+from newsletter.lexicon import Terms, stems
 from newsletter.relevance import build_gate
 from newsletter.sectioning import Tokens, adapt, assign, score, section_terms
 from newsletter.selection import Candidate, pick_lead, pick_section, prepare
@@ -63,7 +63,8 @@ class ExtractiveSummarizer:
         s = self.settings
         gate = build_gate(sections, s.topic_keywords, s.min_relevance, language)
         relevant = [a for a in articles if gate.keep(a)]
-        candidates = candidates_of(relevant, sections, language, learn=s.learn_cues)
+        topic = frozenset(w for k in s.topic_keywords for w in stems(k, language))
+        candidates = candidates_of(relevant, sections, language, learn=s.learn_cues, topic=topic)
         pool = prepare(candidates, len(sections))
         lead = pick_lead(pool, s.lead_sentences, s.lead_max_words)
         built = tuple(
@@ -91,14 +92,21 @@ def candidates_of(
     language: str,
     *,
     learn: bool = True,
+    topic: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
-    """Every readable passage of ``articles`` that fits a section, placed in it."""
+    """Every readable passage of ``articles`` that fits a section, placed in it.
+
+    Past an article's first sentence, a passage whose only section words are ``topic``
+    words (the country names every story carries) must share a word with a neighbouring
+    sentence that is about a section; "A Ukrainian singer won the contest in Kyiv" at the
+    end of a round-up stays out."""
     split = [sentences_of(a, language) for a in articles]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
     candidates = []
     for sentences in split:
         scores = [score(tokens[id(s)], profiles) for s in sentences]
+        subject = [_on_subject(tokens[id(s)].words, topic, profiles) for s in sentences]
         for i, sentence in enumerate(sentences):
             if not readable(sentence):
                 continue
@@ -115,10 +123,24 @@ def candidates_of(
             if section is None or len(text.split()) > MAX_PAIR_WORDS:
                 continue
             words = tuple(w for p in passage for w in tokens[id(p)].words)
+            if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
+                near = [
+                    tokens[id(sentences[j])].distinct
+                    for j in (i - len(passage), i + 1)
+                    if 0 <= j < len(sentences) and subject[j]
+                ]
+                if not any((set(words) - topic) & other for other in near):
+                    continue
             candidates.append(
                 Candidate(text, passage, Tokens(words, frozenset(words)), section, fit[section])
             )
     return candidates
+
+
+def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[Terms]) -> bool:
+    """Does the passage use any section term, keyword phrase or cue besides topic words?"""
+    rest = frozenset(words) - topic
+    return any(p.hits(words, rest) for p in profiles)
 
 
 def readable(sentence: Sentence) -> bool:
