@@ -24,7 +24,7 @@ from newsletter.digest import Digest, Item, Section
 from newsletter.lexicon import Terms, stems
 from newsletter.relevance import build_gate
 from newsletter.sectioning import Tokens, adapt, assign, score, section_terms
-from newsletter.selection import Candidate, pick_lead, pick_section, prepare
+from newsletter.selection import Candidate, items, pick_lead, pick_section, prepare
 
 __all__ = ["Digest", "ExtractiveSummarizer", "Item", "Section", "stems", "summarize"]
 
@@ -67,16 +67,20 @@ class ExtractiveSummarizer:
         candidates = candidates_of(relevant, sections, language, learn=s.learn_cues, topic=topic)
         pool = prepare(candidates, len(sections))
         lead = pick_lead(pool, s.lead_sentences, s.lead_max_words)
+        chosen = [
+            pick_section(pool, i, section.max_items, section.max_words)
+            for i, section in enumerate(sections)
+        ]
         built = tuple(
             Section(
                 id=section.id,
                 title=section.title,
                 description=section.description,
-                items=tuple(pick_section(pool, i, section.max_items, section.max_words)),
+                items=items(pool, picked),
             )
-            for i, section in enumerate(sections)
+            for section, picked in zip(sections, chosen, strict=True)
         )
-        return Digest(lead=tuple(lead), sections=built)
+        return Digest(lead=items(pool, lead), sections=built)
 
 
 def summarize(

@@ -72,6 +72,7 @@ class _Pool:
     scores: list[float]
     used: set[int]
     chosen: list[int]
+    echoes: dict[int, list[int]]  # chosen leader -> skipped leaders that largely repeat it
 
 
 def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
@@ -92,10 +93,10 @@ def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
     for leader, members in clusters.items():
         outlets = {src.outlet or src.title for j in members for src in candidates[j].sources}
         scores[leader] += SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
-    return _Pool(candidates, weights, clusters, scores, set(), [])
+    return _Pool(candidates, weights, clusters, scores, set(), [], {})
 
 
-def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
+def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[int]:
     """The day in a few sentences, each from a different section and shown in section order:
     first the most salient openings of articles; if that gives fewer than two, other
     passages, but never a section's best one (the sections keep their lead items)."""
@@ -110,7 +111,7 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
     openings = [i for i in ranked if pool.candidates[i].position < LEAD_WINDOW]
     opening = set(openings)
     covered: set[int] = set()
-    items: list[tuple[int, Item]] = []
+    items: list[tuple[int, int]] = []
     words = 0
     for i in [*openings, *(i for i in ranked if i not in tops)]:
         candidate = pool.candidates[i]
@@ -119,45 +120,66 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[Item]:
         if i in pool.used or candidate.section in covered or words + candidate.words > max_words:
             continue
         if _redundancy(pool, i) >= OVERLAP_SKIP:
+            _echo(pool, i)
             continue
         covered.add(candidate.section)
-        items.append((candidate.section, _take(pool, i)))
+        _take(pool, i)
+        items.append((candidate.section, i))
         words += candidate.words
-    return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # in section order
+    return [i for _, i in sorted(items)]  # in section order
 
 
-def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[Item]:
+def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[int]:
     """Fill one section's budget by maximal marginal relevance."""
     mine = sorted(
         (i for i in pool.clusters if pool.candidates[i].section == section and i not in pool.used),
         key=lambda i: -pool.scores[i],
     )[:POOL_SIZE]
-    items: list[Item] = []
+    items: list[int] = []
     words = 0
     while mine and len(items) < max_items:
         best = max(mine, key=lambda i: pool.scores[i] - MMR_PENALTY * _redundancy(pool, i))
         mine.remove(best)
-        if best in pool.used or _redundancy(pool, best) >= OVERLAP_SKIP:
+        if best in pool.used:
+            continue
+        if _redundancy(pool, best) >= OVERLAP_SKIP:
+            _echo(pool, best)
             continue
         n = pool.candidates[best].words
         if words + n > max_words:
             continue
-        items.append(_take(pool, best))
+        _take(pool, best)
+        items.append(best)
         words += n
     return items
 
 
-def _take(pool: _Pool, i: int) -> Item:
-    """Choose leader ``i``: it becomes an item citing every source of its cluster."""
-    sources: list[Source] = []
-    for j in pool.clusters[i]:
-        for source in pool.candidates[j].sources:
-            if source not in sources:
-                sources.append(source)
+def _take(pool: _Pool, i: int) -> None:
     pool.used.add(i)
     pool.chosen.append(i)
-    candidate = pool.candidates[i]
-    return Item(text=candidate.text, sources=tuple(sources), score=round(pool.scores[i], 3))
+    pool.echoes[i] = []
+
+
+def _echo(pool: _Pool, i: int) -> None:
+    """Leader ``i`` repeats a chosen passage too much to be shown: its outlets are cited by
+    the chosen passage it repeats most."""
+    pool.used.add(i)
+    closest = max(pool.chosen, key=lambda j: overlap(pool.weights[i], pool.weights[j]))
+    pool.echoes[closest].append(i)
+
+
+def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
+    """The chosen passages as items, each citing every source of its cluster and of the
+    passages that echo it."""
+    built = []
+    for i in chosen:
+        sources: list[Source] = []
+        for leader in [i, *pool.echoes[i]]:
+            for j in pool.clusters[leader]:
+                sources.extend(s for s in pool.candidates[j].sources if s not in sources)
+        text = pool.candidates[i].text
+        built.append(Item(text=text, sources=tuple(sources), score=round(pool.scores[i], 3)))
+    return tuple(built)
 
 
 def _redundancy(pool: _Pool, i: int) -> float:
