@@ -173,10 +173,10 @@ def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
     passages that echo it."""
     built = []
     for i in chosen:
-        sources: list[Source] = []
+        sources: dict[Source, None] = {}  # ordered, without repeats
         for leader in [i, *pool.echoes[i]]:
             for j in pool.clusters[leader]:
-                sources.extend(s for s in pool.candidates[j].sources if s not in sources)
+                sources.update(dict.fromkeys(pool.candidates[j].sources))
         text = pool.candidates[i].text
         built.append(Item(text=text, sources=tuple(sources), score=round(pool.scores[i], 3)))
     return tuple(built)
