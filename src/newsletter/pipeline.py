@@ -14,15 +14,15 @@ from sqlalchemy.engine import Engine
 
 from newsletter import state
 from newsletter.articles import Article
-from newsletter.config import Config, SectionSettings
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
 from newsletter.issue import Issue, issue_json
 from newsletter.message import build_message, message_bytes
 from newsletter.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
 from newsletter.render import RenderedIssue, Templates, load_templates, render_issue
-from newsletter.sections import Digest, ExtractiveSummarizer
+from newsletter.sections import ExtractiveSummarizer
 from newsletter.seeds import read_seeds
-from newsletter.summarizers import build_summarizer
+from newsletter.summarizers import Summarizer, build_summarizer
 
 Warn = Callable[[str], None]
 # Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
@@ -31,7 +31,6 @@ Warn = Callable[[str], None]
 # releases its claim (a raise at "written" leaves the folder, which the next run adopts).
 Checkpoint = Callable[[str], None]
 STAGES = ("claimed", "gathered", "summarized", "rendered", "staged", "written", "finished")
-Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Digest]
 RunStatus = Literal["written", "exists", "busy", "nothing-new"]
 
 

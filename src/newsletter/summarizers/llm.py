@@ -21,9 +21,9 @@ from newsletter.articles import Article, Source, split_sentences
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest import Digest, Item
 from newsletter.lexicon import stems
+from newsletter.summarizers import Summarizer
 
 Warn = Callable[[str], None]
-Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Digest]
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
 _SYSTEM = (
     "You are the editor of a daily news briefing. Rewrite the numbered source sentences "
