@@ -1,7 +1,7 @@
 """Summarizer backends: the extractive default, and an optional LLM rewrite over it.
 
-A summarizer is any callable ``(articles, sections, language) -> Digest``
-(``Summarizer``, also ``pipeline.Summarizer``); ``build_summarizer`` picks one from ``[summary] backend``.
+A summarizer is any callable ``(articles, sections, language) -> Digest`` (``Summarizer``,
+also ``pipeline.Summarizer``); ``build_summarizer`` picks one from ``[summary] backend``.
 """
 
 from __future__ import annotations
