@@ -269,3 +269,41 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
         click.echo(json.dumps(report.to_json(found), ensure_ascii=False, indent=2))
     else:
         click.echo(report.to_text(found))
+
+
+@main.command()
+@config_option
+@click.argument("issue", required=False)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write each subscriber's message to ISSUE-FOLDER/dry-run/<email>.eml instead of "
+    "sending; the delivery records are not touched.",
+)
+@click.option(
+    "--retry-refused",
+    is_flag=True,
+    help="Also try again the addresses the server refused permanently (5xx) in an earlier run.",
+)
+def send(config_path: Path, issue: str | None, dry_run: bool, retry_refused: bool) -> None:
+    """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
+    subscriber who has not been sent it yet, one personalized message each."""
+    from newsletter.delivery import deliver_issue, find_issue
+
+    config = _load(config_path)
+    try:
+        folder = find_issue(config, issue)
+        report = deliver_issue(
+            config,
+            folder,
+            now=datetime.now(UTC),
+            warn=_warn,
+            dry_run=dry_run,
+            retry_refused=retry_refused,
+        )
+    except NewsletterError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(EXIT_FAILED)

@@ -212,6 +212,41 @@ class SchedulerSettings(_Model):
     stop_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
 
 
+def _check_env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(
+            f"expected the name of an environment variable such as 'SMTP_PASSWORD', got {value!r}"
+        )
+    return value
+
+
+class DeliverySettings(_Model):
+    """``newsletter send``: who gets the issue and how fast; see delivery.py."""
+
+    subscribers: Annotated[str, Field(min_length=1)] = "subscribers.csv"
+    rate: Annotated[float, Field(gt=0, le=1000)] = 5.0  # messages per second
+    attempts: Annotated[int, Field(ge=1, le=20)] = 5  # tries per message on temporary errors
+    backoff: Annotated[float, Field(ge=0, le=600)] = 2.0  # seconds before the first retry
+    secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+
+    _env = field_validator("secret_env")(_check_env_name)
+
+
+class SmtpSettings(_Model):
+    host: Annotated[str, Field(min_length=1)] = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # default: 587, 465 or 25
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    user: str | None = None
+    password_env: str = "NEWSLETTER_SMTP_PASSWORD"
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    _env = field_validator("password_env")(_check_env_name)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class Config(_Model):
     newsletter: NewsletterSettings
     sources: SourcesSettings = SourcesSettings()
@@ -224,6 +259,8 @@ class Config(_Model):
     brand: BrandSettings = BrandSettings()
     schedule: list[ScheduleSettings] = []
     scheduler: SchedulerSettings = SchedulerSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    smtp: SmtpSettings = SmtpSettings()
     # Where the config file lives: every relative path in it is relative to this folder.
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -264,6 +301,10 @@ class Config(_Model):
     @property
     def templates_dir(self) -> Path:
         return self.path(self.templates.path)
+
+    @property
+    def subscribers_file(self) -> Path:
+        return self.path(self.delivery.subscribers)
 
 
 def slugify(text: str) -> str:

@@ -31,3 +31,11 @@ class OutboxError(NewsletterError):
 
 class StateError(NewsletterError):
     """The state database is unreachable or inconsistent."""
+
+
+class SubscribersError(NewsletterError, ValueError):
+    """The subscribers file is missing, unreadable or has no usable header."""
+
+
+class DeliveryError(NewsletterError):
+    """An issue could not be sent: missing secret or password, SMTP refused us, etc."""

@@ -9,7 +9,7 @@ issue.json is read by other tools; its keys only ever grow. The contract:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from newsletter.articles import Article, Source
@@ -80,3 +80,63 @@ def issue_json(issue: Issue) -> dict[str, Any]:
             for a in issue.articles
         ],
     }
+
+
+def _moment(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def source_from_json(data: dict[str, Any]) -> Source:
+    return Source(
+        title=str(data["title"]),
+        url=data.get("url"),
+        outlet=data.get("outlet"),
+        published=_moment(data.get("published")),
+    )
+
+
+def item_from_json(data: dict[str, Any]) -> Item:
+    # The score is not part of the contract: an item read back has score 0.
+    sources = tuple(source_from_json(s) for s in data.get("sources", []))
+    return Item(text=str(data["text"]), sources=sources, score=0.0)
+
+
+def issue_from_json(data: dict[str, Any]) -> Issue:
+    """The inverse of ``issue_json``: ``issue_json(issue_from_json(d)) == d``.
+
+    What issue.json does not carry comes back empty: article text, section descriptions and
+    item scores. Keys added later ("slot", "lead") default for issue.json files written before
+    them; unknown keys (the contract only grows) are ignored. Raises KeyError, TypeError or
+    ValueError on a document that does not follow the contract.
+    """
+    day = date.fromisoformat(data["date"])
+    slot = _moment(data.get("slot")) or datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Issue(
+        newsletter=str(data["newsletter"]),
+        number=int(data["number"]),
+        date=day,
+        slot=slot,
+        subject=str(data["subject"]),
+        lead=tuple(item_from_json(i) for i in data.get("lead", [])),
+        sections=tuple(
+            Section(
+                id=str(s["id"]),
+                title=str(s["title"]),
+                description="",
+                items=tuple(item_from_json(i) for i in s.get("items", [])),
+            )
+            for s in data["sections"]
+        ),
+        articles=tuple(
+            Article(
+                id=str(a["id"]),
+                title=str(a["title"]),
+                text="",
+                url=a.get("url"),
+                outlet=a.get("outlet"),
+                published=_moment(a.get("published")),
+                origin=a.get("origin", "feed"),
+            )
+            for a in data.get("articles", [])
+        ),
+    )

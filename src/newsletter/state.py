@@ -92,6 +92,27 @@ scheduler_lease = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# One row per (issue, subscriber): claimed ("sending") before the SMTP transaction, marked
+# "sent" right after the server accepts it. Queries live in ledger.py.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("newsletter", sa.String(200), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending, sending, sent, failed
+    sa.Column("permanent", sa.Boolean, nullable=False, default=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("message_id", sa.String(300), nullable=False),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("newsletter", "number", "email", name="uq_delivery"),
+)
+
 
 def _migration_1(conn: Connection) -> None:
     for table in (issues, issue_articles):
@@ -103,10 +124,18 @@ def _migration_3(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _migration_4(conn: Connection) -> None:
+    deliveries.create(conn, checkfirst=True)
+
+
 # Versioned migrations: MIGRATIONS[n] creates what version n adds. Never edit one that has
 # shipped; add the next. Each applied version is recorded, so versions developed in parallel
 # apply in any order.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 3: _migration_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migration_1,
+    3: _migration_3,
+    4: _migration_4,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 IssueStatus = Literal["building", "done", "failed", "skipped"]

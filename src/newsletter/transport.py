@@ -1,0 +1,140 @@
+"""SMTP transport: one connection, reused across messages, reopened when it drops.
+
+Every smtplib outcome is sorted into one of three errors the delivery loop acts on:
+``TemporaryFailure`` (4xx, dropped or refused connections, timeouts: try again later),
+``PermanentFailure`` (5xx for this recipient or this message: record it, go on with the
+others) and ``FatalFailure`` (the server refuses us as a whole: bad login, sender refused,
+TLS failure: stop the run, nothing more can succeed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from typing import Literal, Protocol
+
+from newsletter.config import SmtpSettings
+from newsletter.errors import DeliveryError
+
+
+class TemporaryFailure(DeliveryError):
+    def __init__(self, reason: str, kind: Literal["server", "connection"]) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+class PermanentFailure(DeliveryError):
+    pass
+
+
+class FatalFailure(DeliveryError):
+    pass
+
+
+class Transport(Protocol):
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """Hand one message to the server; raise one of the failures above if it is not
+        accepted. Returning means the server accepted it (250 after DATA)."""
+
+    def close(self) -> None: ...
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpTransport:
+    def __init__(self, settings: SmtpSettings, password: str | None) -> None:
+        self.settings = settings
+        self.password = password
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        try:
+            self._connection().sendmail(sender, [recipient], data)
+        except smtplib.SMTPRecipientsRefused as e:
+            code, message = e.recipients.get(recipient, (550, b"recipient refused"))
+            self._classified(code, message, f"{recipient} refused")
+        except smtplib.SMTPSenderRefused as e:
+            if 400 <= e.smtp_code < 500:
+                self._classified(e.smtp_code, e.smtp_error, "sender refused")
+            raise FatalFailure(
+                f"{self.where} refuses the sender {e.sender}: {_reply(e.smtp_code, e.smtp_error)}"
+            ) from e
+        except smtplib.SMTPAuthenticationError as e:
+            self.close()
+            raise FatalFailure(
+                f"{self.where} rejected the login for {self.settings.user!r}: "
+                f"{_reply(e.smtp_code, e.smtp_error)}; check [smtp] user and the password in "
+                f"{self.settings.password_env}"
+            ) from e
+        except smtplib.SMTPNotSupportedError as e:
+            self.close()
+            raise FatalFailure(f"{self.where}: {e}; check [smtp] security") from e
+        except smtplib.SMTPServerDisconnected as e:
+            self.close()
+            raise TemporaryFailure(f"{self.where} closed the connection: {e}", "connection") from e
+        except smtplib.SMTPResponseException as e:
+            self._classified(e.smtp_code, e.smtp_error, "refused")
+        except ssl.SSLError as e:
+            self.close()
+            raise FatalFailure(
+                f"{self.where}: TLS failed ({e.reason or e}); check [smtp] security and port"
+            ) from e
+        except (OSError, smtplib.SMTPException) as e:  # refused, reset, timed out, no route
+            self.close()
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or repr(e)
+            raise TemporaryFailure(f"{self.where}: {reason}", "connection") from e
+
+    def _classified(self, code: int, message: bytes | str, what: str) -> None:
+        reply = _reply(code, message)
+        if 400 <= code < 500:
+            self.close()  # after a 4xx (421 above all) start afresh on the next attempt
+            raise TemporaryFailure(f"{what}: {reply}", "server")
+        raise PermanentFailure(f"{what}: {reply}")
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        port, timeout = s.effective_port, s.timeout
+        smtp: smtplib.SMTP
+        if s.security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                s.host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.host, port, timeout=timeout)
+        try:
+            smtp.ehlo()
+            if s.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.user:
+                smtp.login(s.user, self.password or "")
+        except BaseException:
+            _quietly_close(smtp)
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                _quietly_close(smtp)
+
+
+def _quietly_close(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        smtp.close()
