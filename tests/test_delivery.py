@@ -358,3 +358,61 @@ def test_unsubscribe_placeholder_and_wrong_smtp_settings(project: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"error: {toml.name}: key 'smtp.security': Input should be 'starttls', 'tls' or 'none'"
     ]
+
+
+class FakeClock:
+    """Time that passes only when the code sleeps: the pace is read off exactly."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_rate_limit_spaces_the_messages(project: Path, smtp: SmtpServer) -> None:
+    from newsletter.delivery import Pacing
+
+    config = configure(project, smtp.port, rate=2)
+    clock = FakeClock()
+    report = send(config, built_issue(config), pacing=Pacing(clock.sleep, clock.monotonic))
+    assert report.sent == 4
+    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5])  # 4 messages at 2 per second
+
+
+def test_backoff_doubles_between_temporary_failures(project: Path, smtp: SmtpServer) -> None:
+    from newsletter.delivery import Pacing
+
+    config = configure(project, smtp.port, attempts=3, backoff=1.5)
+    smtp.handler.data_replies["alice@example.org"] = ["421 4.3.2 busy", "452 4.3.1 full", "451 x"]
+    clock = FakeClock()
+    report = send(config, built_issue(config), pacing=Pacing(clock.sleep, clock.monotonic))
+    assert [s for s in clock.sleeps if s >= 1] == [1.5, 3.0]  # the rest: the rate limit
+    assert [f.email for f in report.failed] == ["alice@example.org"]
+    assert "gave up after retries" in report.failed[0].reason
+    assert report.sent == 3 and smtp.handler.count("alice@example.org") == 0
+
+
+def test_starttls_not_offered_stops_with_a_clear_line(project: Path, smtp: SmtpServer) -> None:
+    config = configure(project, smtp.port)
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text().replace('security = "none"', 'security = "starttls"'))
+    config = load_config(toml)
+    with pytest.raises(DeliveryError, match=r"STARTTLS extension not supported by server; check"):
+        send(config, built_issue(config))
+    assert smtp.handler.count() == 0
+
+
+def test_a_database_from_before_deliveries_gains_the_table(tmp_path: Path) -> None:
+    with state.connect(tmp_path) as engine, engine.begin() as conn:
+        state.deliveries.drop(conn)
+        conn.execute(state.schema_version.delete().where(state.schema_version.c.version == 4))
+    with state.connect(tmp_path) as engine, engine.connect() as conn:
+        assert sa.inspect(conn).has_table("deliveries")
+        versions = conn.execute(sa.select(state.schema_version.c.version)).scalars().all()
+    assert sorted(versions) == sorted(state.MIGRATIONS)

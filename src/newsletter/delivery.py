@@ -318,6 +318,7 @@ def _deliver_one(
     retry_refused: bool,
     report: DeliveryReport,
 ) -> DeliveryReport:
+    limiter.wait()  # before the claim: a claim is held only while the message is on its way
     outcome = ledger.claim(engine, key, owner=owner, now=job.at(), retry_refused=retry_refused)
     if isinstance(outcome, ledger.Skip):
         counter = {"sent": "skipped", "refused": "refused_before", "busy": "busy"}[outcome.reason]
@@ -327,7 +328,6 @@ def _deliver_one(
     except BaseException as e:
         ledger.release(engine, key, owner, f"not sent: {e}")
         raise
-    limiter.wait()
     sender = parseaddr(job.config.newsletter.sender)[1]
     try:
         _send_with_retries(job, transport, sender, subscriber.email, data, engine, key, owner)

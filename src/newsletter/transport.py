@@ -76,7 +76,7 @@ class SmtpTransport:
             ) from e
         except smtplib.SMTPNotSupportedError as e:
             self.close()
-            raise FatalFailure(f"{self.where}: {e}; check [smtp] security") from e
+            raise FatalFailure(f"{self.where}: {str(e).rstrip('.')}; check [smtp] security") from e
         except smtplib.SMTPServerDisconnected as e:
             self.close()
             raise TemporaryFailure(f"{self.where} closed the connection: {e}", "connection") from e
