@@ -75,6 +75,7 @@ class DeliveryReport:
     busy: int = 0  # being sent right now by another process
     failed: tuple[Failure, ...] = ()
     resent: int = 0  # claimed by a run that died mid-send: may have been delivered twice
+    dry_run: bool = False
     written: tuple[Path, ...] = field(default=())  # dry run: the .eml files
 
     @property
@@ -82,10 +83,10 @@ class DeliveryReport:
         return not self.failed
 
     def summary(self) -> str:
-        if self.written:
+        if self.dry_run:
             return (
-                f"Dry run of issue #{self.number}: {len(self.written)} messages written to "
-                f"{self.written[0].parent}; nothing sent"
+                f"Dry run of issue #{self.number}: {_plural(len(self.written), 'message')} "
+                f"written to {self.folder / DRY_RUN_FOLDER}; nothing sent"
             )
         line = (
             f"Issue #{self.number}: sent {self.sent}, skipped {self.skipped} (already sent), "
@@ -103,6 +104,10 @@ class DeliveryReport:
         if self.failed:
             line += ": " + "; ".join(f"{f.email}: {f.reason}" for f in self.failed)
         return line
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -240,9 +245,8 @@ def _dry_run(job: _Job, subscribers: list[Subscriber]) -> DeliveryReport:
         files[_file_name(subscriber.email)] = personal_message(job, subscriber, msg_id, job.at())
     target = job.folder / DRY_RUN_FOLDER
     _replace_folder(target, files)
-    return DeliveryReport(
-        job.issue.number, job.folder, written=tuple(target / name for name in files)
-    )
+    written = tuple(target / name for name in files)
+    return DeliveryReport(job.issue.number, job.folder, dry_run=True, written=written)
 
 
 def _file_name(email: str) -> str:
