@@ -416,3 +416,39 @@ def test_a_database_from_before_deliveries_gains_the_table(tmp_path: Path) -> No
         assert sa.inspect(conn).has_table("deliveries")
         versions = conn.execute(sa.select(state.schema_version.c.version)).scalars().all()
     assert sorted(versions) == sorted(state.MIGRATIONS)
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_and_login(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, security: str
+) -> None:
+    from smtp_server import Logins, self_signed_certificate, server_tls
+
+    cert, key = self_signed_certificate(tmp_path)
+    logins = Logins("bot", "s3cret pass")
+    tls = server_tls(cert, key)
+    options = {"tls_context": tls} if security == "starttls" else {"ssl_context": tls}
+    # aiosmtpd counts only STARTTLS as TLS for AUTH; with implicit TLS the whole session is.
+    server = SmtpServer(authenticator=logins, auth_require_tls=security == "starttls", **options)
+    server.start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test's own certificate
+    try:
+        config = configure(project, server.port)
+        toml = project / "newsletter.toml"
+        toml.write_text(
+            toml.read_text().replace('security = "none"', f'security = "{security}"\nuser = "bot"')
+        )
+        config = load_config(toml)
+        folder = built_issue(config)
+        environ = {"NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET, "NEWSLETTER_SMTP_PASSWORD": "wrong"}
+        with pytest.raises(DeliveryError, match="rejected the login for 'bot': 535"):
+            deliver_issue(config, folder, now=NOW, warn=print, environ=environ)
+        environ["NEWSLETTER_SMTP_PASSWORD"] = "s3cret pass"
+        report = deliver_issue(config, folder, now=NOW, warn=print, environ=environ)
+    finally:
+        server.stop()
+    assert report.sent == 4, report.summary()
+    assert server.handler.count() == 4
+    # smtplib tries each mechanism the server offers before giving up on a password
+    assert set(logins.tries[:-1]) == {(b"bot", b"wrong")}
+    assert logins.tries[-1] == (b"bot", b"s3cret pass")
