@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from conftest import cli_env, run_cli
+from conftest import cli_env
 from newsletter import state
 from newsletter.config import Config, load_config
 from newsletter.delivery import DeliveryReport, deliver_issue
-from newsletter.errors import DeliveryError
+from newsletter.errors import ConfigError, DeliveryError
 from newsletter.pipeline import run as build
 from newsletter.unsubscribe import verify_token
 from smtp_server import SmtpServer
@@ -170,9 +170,8 @@ def test_451_then_250_is_retried_and_delivered_once(project: Path, smtp: SmtpSer
 def test_550_for_one_address_is_reported_and_the_others_delivered(
     project: Path, smtp: SmtpServer
 ) -> None:
-    configure(project, smtp.port)
+    built_issue(configure(project, smtp.port))
     smtp.handler.rcpt_replies["bob@example.net"] = "550 5.1.1 No such user here"
-    assert run_cli("run", cwd=project).returncode == 0
     env = {**cli_env(), "NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET}
     result = subprocess.run(
         [sys.executable, "-m", "newsletter", "send"],
@@ -199,8 +198,7 @@ def test_550_for_one_address_is_reported_and_the_others_delivered(
 
 def test_a_send_killed_halfway_resumes_without_duplicates(project: Path, smtp: SmtpServer) -> None:
     emails = [f"reader{i}@example.org" for i in range(8)]
-    configure(project, smtp.port, "email\n" + "\n".join(emails) + "\n")
-    assert run_cli("run", cwd=project).returncode == 0
+    built_issue(configure(project, smtp.port, "email\n" + "\n".join(emails) + "\n"))
     env = {**cli_env(), "NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET}
     command = [sys.executable, "-m", "newsletter", "send"]
 
@@ -317,8 +315,7 @@ def test_dry_run_writes_each_message_and_touches_no_delivery_state(
 
 
 def test_send_refuses_without_the_secret_or_the_password(project: Path, smtp: SmtpServer) -> None:
-    configure(project, smtp.port)
-    assert run_cli("run", cwd=project).returncode == 0
+    built_issue(configure(project, smtp.port))
     env = {k: v for k, v in cli_env().items() if k != "NEWSLETTER_UNSUBSCRIBE_SECRET"}
     result = subprocess.run(
         [sys.executable, "-m", "newsletter", "send"],
@@ -353,11 +350,11 @@ def test_unsubscribe_placeholder_and_wrong_smtp_settings(project: Path) -> None:
     assert unsubscribe_link("mailto:leave@x.org", "t") == "mailto:leave@x.org?body=t"
     toml = project / "newsletter.toml"
     toml.write_text(toml.read_text() + '\n[smtp]\nsecurity = "ssl"\n')
-    result = run_cli("send", cwd=project)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"error: {toml.name}: key 'smtp.security': Input should be 'starttls', 'tls' or 'none'"
-    ]
+    with pytest.raises(ConfigError) as error:
+        load_config(toml)
+    assert str(error.value) == (
+        f"{toml}: key 'smtp.security': Input should be 'starttls', 'tls' or 'none'"
+    )
 
 
 class FakeClock:
