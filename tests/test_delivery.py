@@ -261,7 +261,7 @@ def test_csv_problems_are_reported_with_line_numbers(project: Path, smtp: SmtpSe
         "not-an-address,Nobody,\n"
         "ALICE@example.org,Alice again,\n"
         "bob@example,Bob,\n"
-        "carol@example.com,Carol,us-plan weather\n"
+        'carol@example.com,"Carol\nBcc: x@evil.example",us-plan weather\n'
         ",Empty,\n"
         "dave@example.org,Dave,weather\n"
     )
@@ -276,13 +276,16 @@ def test_csv_problems_are_reported_with_line_numbers(project: Path, smtp: SmtpSe
         "name@example.org); skipped",
         f"{csv_file}:6: carol@example.com: unknown section 'weather' ignored (this newsletter "
         "has: us-plan, ukraine-response, russia-demands)",
-        f"{csv_file}:7: the email column is empty; skipped",
-        f"{csv_file}:8: dave@example.org: unknown section 'weather' ignored (this newsletter "
+        f"{csv_file}:8: the email column is empty; skipped",
+        f"{csv_file}:9: dave@example.org: unknown section 'weather' ignored (this newsletter "
         "has: us-plan, ukraine-response, russia-demands)",
-        f"{csv_file}:8: dave@example.org lists no section this newsletter has; skipped",
+        f"{csv_file}:9: dave@example.org lists no section this newsletter has; skipped",
     ]
     assert report.sent == 2
     assert smtp.handler.per_recipient() == {"alice@example.org": 1, "carol@example.com": 1}
+    carol = next(r for r in smtp.handler.received if r.recipients == ["carol@example.com"])
+    assert carol.message["Bcc"] is None  # a line break in a name does not make a header
+    assert carol.message["To"].addresses[0].display_name == "Carol Bcc: x@evil.example"
 
 
 def test_dry_run_writes_each_message_and_touches_no_delivery_state(

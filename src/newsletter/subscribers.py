@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,30 +78,30 @@ def read_subscribers(path: Path, known_sections: Collection[str], warn: Warn) ->
 
 
 def _parse(
-    handle: Iterable[str],
-    path: Path,
-    known: Collection[str],
-    warn: Warn,
+    handle: Iterable[str], path: Path, known: Collection[str], warn: Warn
 ) -> list[Subscriber]:
-    reader = csv.DictReader(handle)
-    fields = [f.strip().lower() for f in reader.fieldnames or []]
-    if "email" not in fields:
+    reader = csv.reader(handle)
+    header = [f.strip().lower() for f in next(reader, [])]
+    if "email" not in header:
         raise SubscribersError(
             f"{path}:1: the header line must name an 'email' column "
             "(expected 'email,name,sections')"
         )
-    reader.fieldnames = fields
     seen: dict[str, int] = {}
     result: list[Subscriber] = []
-    for row in reader:
-        line = reader.line_num
+    previous = reader.line_num
+    for fields in reader:
+        line, previous = previous + 1, reader.line_num  # where a record spanning lines starts
+        if not any(f.strip() for f in fields):
+            continue
+        row = dict(zip(header, fields, strict=False))
         subscriber = _subscriber(row, f"{path}:{line}", known, warn)
         if subscriber is None:
             continue
         if subscriber.key in seen:
             warn(
-                f"{path}:{line}: {subscriber.email} is already on line {seen[subscriber.key]}; "
-                "skipped"
+                f"{path}:{line}: {subscriber.email} is already on line "
+                f"{seen[subscriber.key]}; skipped"
             )
             continue
         seen[subscriber.key] = line
@@ -110,7 +110,7 @@ def _parse(
 
 
 def _subscriber(
-    row: dict[str, str | None], where: str, known: Collection[str], warn: Warn
+    row: Mapping[str, str], where: str, known: Collection[str], warn: Warn
 ) -> Subscriber | None:
     email = (row.get("email") or "").strip()
     if email.startswith("#"):
@@ -123,7 +123,8 @@ def _subscriber(
     if sections is not None and not sections:
         warn(f"{where}: {email} lists no section this newsletter has; skipped")
         return None
-    return Subscriber(email=email, name=(row.get("name") or "").strip(), sections=sections)
+    name = " ".join((row.get("name") or "").split())  # a quoted line break cannot reach To:
+    return Subscriber(email=email, name=name, sections=sections)
 
 
 def _sections(
