@@ -60,7 +60,7 @@ class SmtpTransport:
             self._connection().sendmail(sender, [recipient], data)
         except smtplib.SMTPRecipientsRefused as e:
             code, message = e.recipients.get(recipient, (550, b"recipient refused"))
-            self._classified(code, message, f"{recipient} refused")
+            self._classified(code, message, "recipient refused")
         except smtplib.SMTPSenderRefused as e:
             if 400 <= e.smtp_code < 500:
                 self._classified(e.smtp_code, e.smtp_error, "sender refused")
