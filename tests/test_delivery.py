@@ -239,7 +239,8 @@ def test_unreachable_server_stops_the_run_and_a_rerun_delivers(
     folder = built_issue(config)
     smtp.stop()
     with pytest.raises(
-        DeliveryError, match=r"cannot deliver: 127\.0\.0\.1:\d+: Connection refused"
+        DeliveryError,
+        match=r"cannot deliver: 127\.0\.0\.1:\d+: Connection refused; stopped after sending 0",
     ):
         send(config, folder)
     server = SmtpServer()
@@ -452,3 +453,21 @@ def test_tls_and_login(
     # smtplib tries each mechanism the server offers before giving up on a password
     assert set(logins.tries[:-1]) == {(b"bot", b"wrong")}
     assert logins.tries[-1] == (b"bot", b"s3cret pass")
+
+
+def test_a_connection_that_keeps_dropping_stops_the_run_and_the_rerun_goes_on(
+    project: Path, smtp: SmtpServer
+) -> None:
+    config = configure(project, smtp.port, attempts=3)
+    folder = built_issue(config)
+    smtp.handler.drop_data["carol@example.com"] = 3  # every attempt this run
+    with pytest.raises(DeliveryError) as error:
+        send(config, folder)
+    assert "closed the connection" in str(error.value)
+    assert "stopped after sending 2 (failed 0): run 'newsletter send' again" in str(error.value)
+    assert smtp.handler.per_recipient() == {"alice@example.org": 1, "bob@example.net": 1}
+    report = send(config, folder)
+    assert (report.sent, report.skipped, report.resent) == (2, 2, 0)  # carol was never accepted
+    assert smtp.handler.per_recipient() == dict.fromkeys(
+        ["alice@example.org", "bob@example.net", "carol@example.com", "dave@example.org"], 1
+    )

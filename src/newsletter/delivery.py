@@ -297,10 +297,20 @@ def _send_all(
                 report = replace(report, skipped=report.skipped + 1)
                 continue
             key = ledger.Key(newsletter, number, subscriber.key)
-            report = _deliver_one(
-                job, subscriber, key, engine, transport, owner, limiter, retry_refused, report
-            )
+            try:
+                report = _deliver_one(
+                    job, subscriber, key, engine, transport, owner, limiter, retry_refused, report
+                )
+            except _Stopped as e:
+                raise DeliveryError(
+                    f"issue #{number}: {e}; stopped after sending {report.sent} "
+                    f"(failed {len(report.failed)}): run 'newsletter send' again to go on"
+                ) from e
     return report
+
+
+class _Stopped(DeliveryError):
+    """Nothing more can be sent this run (server unreachable, login refused, TLS failed)."""
 
 
 @contextmanager
@@ -341,12 +351,12 @@ def _deliver_one(
     except TemporaryFailure as e:
         if e.kind == "connection":
             ledger.release(engine, key, owner, str(e))
-            raise DeliveryError(f"cannot deliver: {e}; nothing more was sent this run") from e
+            raise _Stopped(f"cannot deliver: {e}") from e
         ledger.mark_failed(engine, key, owner, str(e), permanent=False)
         return _failed(report, subscriber, f"{e} (gave up after retries)", permanent=False)
     except FatalFailure as e:
         ledger.release(engine, key, owner, str(e))
-        raise DeliveryError(f"{e}; nothing more was sent this run") from e
+        raise _Stopped(str(e)) from e
     except BaseException as e:
         # Interrupted while the server may have been taking the message: never back to
         # "pending"; a later run retries it (at most this one message twice).
