@@ -471,3 +471,19 @@ def test_a_connection_that_keeps_dropping_stops_the_run_and_the_rerun_goes_on(
     assert smtp.handler.per_recipient() == dict.fromkeys(
         ["alice@example.org", "bob@example.net", "carol@example.com", "dave@example.org"], 1
     )
+
+
+def test_which_issue_send_picks(project: Path, smtp: SmtpServer) -> None:
+    from newsletter.delivery import find_issue
+
+    config = configure(project, smtp.port)
+    first = built_issue(config)
+    second = build(config, now=NOW, warn=print, new_edition=True, allow_empty=True).path
+    assert second is not None and second != first
+    assert find_issue(config, None) == second  # the latest
+    assert find_issue(config, "1") == first
+    assert find_issue(config, str(first)) == first
+    with pytest.raises(DeliveryError, match="issue #3 is not in the outbox"):
+        find_issue(config, "3")
+    with pytest.raises(DeliveryError, match="not an issue folder"):
+        find_issue(config, str(project))
