@@ -316,6 +316,11 @@ def test_dry_run_writes_each_message_and_touches_no_delivery_state(
     )
     assert preview["Message-ID"] == bob["Message-ID"]
     assert preview["List-Unsubscribe"] == bob["List-Unsubscribe"]
+    # A second dry run replaces the first whole: no file is left from a subscriber who left.
+    (project / "subscribers.csv").write_text(SUBSCRIBERS.replace("dave@example.org", "#dave"))
+    send(config, folder, dry_run=True)
+    assert len(list((folder / "dry-run").iterdir())) == 3
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
 
 
 def test_send_refuses_without_the_secret_or_the_password(project: Path, smtp: SmtpServer) -> None:

@@ -268,12 +268,16 @@ def _replace_folder(target: Path, files: Mapping[str, bytes]) -> None:
                 os.fsync(handle.fileno())
         if target.exists():
             os.rename(target, old)
-        os.rename(staging, target)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if old.exists():
+                os.rename(old, target)  # put the previous dry run back
+            raise
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
         raise DeliveryError(f"{target}: cannot write the dry-run messages: {e.strerror}") from e
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _send_all(
