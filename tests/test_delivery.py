@@ -492,3 +492,25 @@ def test_which_issue_send_picks(project: Path, smtp: SmtpServer) -> None:
         find_issue(config, "3")
     with pytest.raises(DeliveryError, match="not an issue folder"):
         find_issue(config, str(project))
+
+
+def test_the_scheduler_hook_sends_a_written_issue_and_never_raises(
+    project: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.delivery import deliver_after_build
+
+    config = configure(project, smtp.port)
+    result = build(config, now=NOW, warn=print)
+    warnings: list[str] = []
+    lines: list[str] = []
+    hook = deliver_after_build(config, warn=warnings.append, inform=lines.append)
+
+    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET", raising=False)
+    assert hook(result) is None
+    assert warnings[0].startswith(f"sending {result.path.name} failed: the environment variable")
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
+    report = hook(result)
+    assert report is not None and report.sent == 4
+    assert lines == ["Issue #1: sent 4, skipped 0 (already sent), failed 0"]
+    assert smtp.handler.count() == 4

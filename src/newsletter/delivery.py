@@ -29,15 +29,16 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import formataddr, parseaddr
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
 from newsletter import ledger, state
 from newsletter.config import Config
-from newsletter.errors import DeliveryError
+from newsletter.errors import DeliveryError, NewsletterError
 from newsletter.issue import Issue, issue_from_json
 from newsletter.message import build_message, message_bytes
 from newsletter.outbox import read_issue_json
@@ -160,6 +161,41 @@ def deliver_issue(
     password = _password(config, env, warn)
     with state.connect(config.state_dir, config.state.url) as engine:
         return _send_all(job, subscribers, engine, transport(config, password), retry_refused)
+
+
+class Built(Protocol):
+    """What a build step hands over: the pipeline's (or the scheduler's) run result."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+
+def deliver_after_build(
+    config: Config,
+    *,
+    warn: Warn,
+    inform: Warn,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[[Built], DeliveryReport | None]:
+    """The scheduler's hook for ``send = true``: send each issue as soon as it is written.
+
+    A failed send is reported through ``warn`` and never raised, so the scheduler keeps going;
+    every delivery already made is recorded, and ``newsletter send`` (or the next call for the
+    same issue) finishes the rest without sending anything twice.
+    """
+
+    def deliver(result: Built) -> DeliveryReport | None:
+        if result.path is None:
+            return None
+        try:
+            report = deliver_issue(config, result.path, now=clock(), warn=warn)
+        except NewsletterError as e:
+            warn(f"sending {result.path.name} failed: {e}")
+            return None
+        (inform if report.ok else warn)(report.summary())
+        return report
+
+    return deliver
 
 
 def load_issue(folder: Path) -> Issue:
