@@ -35,3 +35,22 @@ def test_issue_json_from_before_slot_and_lead_still_reads() -> None:
     }
     issue = issue_from_json(data)
     assert issue.lead == () and issue.slot == datetime(2025, 11, 20, tzinfo=UTC)
+
+
+def test_an_oversized_issue_read_back_is_trimmed_from_the_end(project: Path) -> None:
+    from newsletter.render import load_templates, render_issue
+
+    config = load_config(project / "newsletter.toml")
+    result = run(config, now=datetime(2025, 11, 22, 7, tzinfo=UTC), warn=lambda _: None)
+    assert result.path is not None
+    issue = issue_from_json(json.loads((result.path / "issue.json").read_text(encoding="utf-8")))
+    section = max(issue.sections, key=lambda s: len(s.items))
+    assert len(section.items) >= 2
+    full = render_issue(issue, config, load_templates(config.templates_dir))
+    size = len(full.html.encode())
+    trimmed = render_issue(
+        issue, config, load_templates(config.templates_dir), max_bytes=size - 200
+    )
+    assert trimmed.omitted, "the smaller budget made render drop an item"
+    first = section.items[0].text
+    assert first.split()[0] in trimmed.html and first[:60] in trimmed.html.replace("&#39;", "'")

@@ -95,19 +95,24 @@ def source_from_json(data: dict[str, Any]) -> Source:
     )
 
 
-def item_from_json(data: dict[str, Any]) -> Item:
-    # The score is not part of the contract: an item read back has score 0.
+def item_from_json(data: dict[str, Any], score: float = 0.0) -> Item:
     sources = tuple(source_from_json(s) for s in data.get("sources", []))
-    return Item(text=str(data["text"]), sources=sources, score=0.0)
+    return Item(text=str(data["text"]), sources=sources, score=score)
+
+
+def _items_from_json(items: list[dict[str, Any]]) -> tuple[Item, ...]:
+    # Scores are not in the contract. Read back, an item scores by its place, the first
+    # highest, so trimming an oversized email (render.py) drops from the end, not the top.
+    return tuple(item_from_json(item, float(len(items) - i)) for i, item in enumerate(items))
 
 
 def issue_from_json(data: dict[str, Any]) -> Issue:
     """The inverse of ``issue_json``: ``issue_json(issue_from_json(d)) == d``.
 
-    What issue.json does not carry comes back empty: article text, section descriptions and
-    item scores. Keys added later ("slot", "lead") default for issue.json files written before
-    them; unknown keys (the contract only grows) are ignored. Raises KeyError, TypeError or
-    ValueError on a document that does not follow the contract.
+    What issue.json does not carry comes back empty (article text, section descriptions) or
+    derived (item scores: by place, first highest). Keys added later ("slot", "lead") default
+    for issue.json files written before them; unknown keys (the contract only grows) are
+    ignored. Raises KeyError, TypeError or ValueError on a document that breaks the contract.
     """
     day = date.fromisoformat(data["date"])
     slot = _moment(data.get("slot")) or datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -117,13 +122,13 @@ def issue_from_json(data: dict[str, Any]) -> Issue:
         date=day,
         slot=slot,
         subject=str(data["subject"]),
-        lead=tuple(item_from_json(i) for i in data.get("lead", [])),
+        lead=_items_from_json(data.get("lead", [])),
         sections=tuple(
             Section(
                 id=str(s["id"]),
                 title=str(s["title"]),
                 description="",
-                items=tuple(item_from_json(i) for i in s.get("items", [])),
+                items=_items_from_json(s.get("items", [])),
             )
             for s in data["sections"]
         ),
