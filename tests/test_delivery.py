@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -506,11 +507,33 @@ def test_the_scheduler_hook_sends_a_written_issue_and_never_raises(
     hook = deliver_after_build(config, warn=warnings.append, inform=lines.append)
 
     monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET", raising=False)
-    assert hook(result) is None
+    hook(result)
     assert warnings[0].startswith(f"sending {result.path.name} failed: the environment variable")
 
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
-    report = hook(result)
-    assert report is not None and report.sent == 4
+    hook(result)
     assert lines == ["Issue #1: sent 4, skipped 0 (already sent), failed 0"]
     assert smtp.handler.count() == 4
+
+
+def test_a_schedule_with_send_true_delivers_each_issue_it_writes(
+    project: Path, smtp: SmtpServer
+) -> None:
+    from daemon_helpers import add_schedule, start, stop, wait_for
+
+    configure(project, smtp.port)
+    add_schedule(project, '[[schedule]]\nname = "fast"\ncron = "*/2 * * * * *"\nsend = true\n')
+    daemon = start(project, "schedule", env={"NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET})
+    try:
+        wait_for(lambda: smtp.handler.count() == 4, what="the issue delivered to 4 subscribers")
+        time.sleep(2.5)  # the next slots find nothing new: no second issue, no second message
+    finally:
+        code, err = stop(daemon)
+    assert code == 0, err
+    assert "Issue #1: sent 4, skipped 0 (already sent), failed 0" in err
+    assert smtp.handler.per_recipient() == {
+        "alice@example.org": 1,
+        "bob@example.net": 1,
+        "carol@example.com": 1,
+        "dave@example.org": 1,
+    }

@@ -232,6 +232,7 @@ def schedule(config_path: Path) -> None:
     Stops cleanly on SIGTERM or SIGINT (exit 0). Refuses to start (exit 3) while another
     scheduler runs on the same state database."""
     from newsletter.daemon import serve
+    from newsletter.delivery import deliver_after_build
     from newsletter.lease import LockHeld
 
     config = _load(config_path)
@@ -239,9 +240,9 @@ def schedule(config_path: Path) -> None:
         log.error(f'{config_path}: no [[schedule]] table; add one, e.g. cron = "0 7 * * MON-FRI"')
         sys.exit(EXIT_USAGE)
     try:
-        # Delivery plugs in here: deliver=<callable taking the RunResult> is called with each
-        # issue written for a schedule with send = true (without one, the daemon warns at start).
-        code = serve(config, clock=_now, warn=_warn, checkpoint=_test_pause())
+        # Each issue written for a schedule with send = true goes straight to its subscribers.
+        deliver = deliver_after_build(config, warn=_warn, inform=log.info, clock=_now)
+        code = serve(config, clock=_now, warn=_warn, deliver=deliver, checkpoint=_test_pause())
     except LockHeld as e:
         log.error(str(e))
         sys.exit(EXIT_LOCKED)

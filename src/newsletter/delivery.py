@@ -176,7 +176,7 @@ def deliver_after_build(
     warn: Warn,
     inform: Warn,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Callable[[Built], DeliveryReport | None]:
+) -> Callable[[Built], None]:
     """The scheduler's hook for ``send = true``: send each issue as soon as it is written.
 
     A failed send is reported through ``warn`` and never raised, so the scheduler keeps going;
@@ -184,16 +184,15 @@ def deliver_after_build(
     same issue) finishes the rest without sending anything twice.
     """
 
-    def deliver(result: Built) -> DeliveryReport | None:
+    def deliver(result: Built) -> None:
         if result.path is None:
-            return None
+            return
         try:
             report = deliver_issue(config, result.path, now=clock(), warn=warn)
         except NewsletterError as e:
             warn(f"sending {result.path.name} failed: {e}")
-            return None
+            return
         (inform if report.ok else warn)(report.summary())
-        return report
 
     return deliver
 
