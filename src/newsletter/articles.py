@@ -36,6 +36,9 @@ class Article:
     outlet: str | None
     published: datetime | None
     origin: Origin
+    # What the source lacked and was filled in: "no-title", "no-link", "no-date".
+    flags: tuple[str, ...] = ()
+    # The same story as carried by other outlets (near-duplicates merged into this one).
     also: tuple[Source, ...] = ()
 
     @property
@@ -44,6 +47,7 @@ class Article:
 
     @property
     def sources(self) -> tuple[Source, ...]:
+        """Every outlet carrying this story: this article first, then the merged ones."""
         return (self.source, *self.also)
 
 

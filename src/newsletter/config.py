@@ -88,6 +88,29 @@ class FeedSettings(_Model):
     name: Annotated[str, Field(min_length=1)]
     enabled: bool = True
     full_text: bool = False
+    # Keep only entries matching any ``include`` word/phrase; drop those matching ``exclude``.
+    include: list[Annotated[str, Field(min_length=1)]] = []
+    exclude: list[Annotated[str, Field(min_length=1)]] = []
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]+):", value)
+        if scheme and scheme.group(1).lower() not in ("http", "https", "file"):
+            raise ValueError(f"expected an http(s) URL, a file: URL or a local path, got {value!r}")
+        return value
+
+
+class FetchSettings(_Model):
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    timeout: Annotated[float, Field(gt=0, le=600)] = 20.0
+    deadline: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    max_bytes: Annotated[int, Field(ge=1000)] = 10_000_000
+    max_entries: Annotated[int, Field(ge=1)] = 1000
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    user_agent: Annotated[str, Field(min_length=1)] | None = None
+    unhealthy_after: Annotated[int, Field(ge=1)] = 5
+    full_text_max: Annotated[int, Field(ge=0)] = 20
 
 
 class SectionSettings(_Model):
@@ -251,6 +274,7 @@ class Config(_Model):
     newsletter: NewsletterSettings
     sources: SourcesSettings = SourcesSettings()
     feeds: list[FeedSettings] = []
+    fetch: FetchSettings = FetchSettings()
     sections: Annotated[list[SectionSettings], Field(min_length=1)]
     summary: SummarySettings = SummarySettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -282,6 +306,15 @@ class Config(_Model):
 
     def schedule_zone(self, index: int) -> ZoneInfo:
         return ZoneInfo(self.schedule[index].timezone or self.newsletter.timezone)
+
+    @model_validator(mode="after")
+    def _unique_feeds(self) -> Config:
+        seen: set[str] = set()
+        for i, feed in enumerate(self.feeds):
+            if feed.url in seen:
+                raise ValueError(f"feeds[{i + 1}]: url {feed.url!r} is listed twice")
+            seen.add(feed.url)
+        return self
 
     def path(self, relative: str) -> Path:
         return (self.root / relative).resolve()

@@ -15,7 +15,10 @@ from sqlalchemy.engine import Engine
 from newsletter import state
 from newsletter.articles import Article
 from newsletter.config import Config
+from newsletter.dedup import Story, dedupe
 from newsletter.errors import NewsletterError
+from newsletter.fetch import Fetcher
+from newsletter.ingest import default_fetcher, drop_published, ingest_feeds
 from newsletter.issue import Issue, issue_json
 from newsletter.message import build_message, message_bytes
 from newsletter.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
@@ -55,8 +58,34 @@ def slot_for(now: datetime, config: Config) -> datetime:
     return datetime.combine(local.date(), time(0, 0), tzinfo=config.newsletter.zone)
 
 
-def gather_articles(config: Config, warn: Warn) -> list[Article]:
-    return read_seeds(config.seeds_dir, warn)
+def gather_articles(
+    config: Config,
+    warn: Warn,
+    *,
+    engine: Engine | None = None,
+    fetcher: Fetcher | None = None,
+    now: datetime | None = None,
+) -> list[Article]:
+    """Seeds, then feeds (feeds need the state database: their validators and health)."""
+    articles = read_seeds(config.seeds_dir, warn)
+    if engine is not None and now is not None and config.feeds:
+        fetcher = fetcher or default_fetcher(config)
+        articles += ingest_feeds(config, engine, fetcher, now, warn)
+    return articles
+
+
+def gather_stories(
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher | None,
+    now: datetime,
+    warn: Warn,
+    except_slot: str,
+) -> list[Story]:
+    """New articles only (not published before under any id or URL), one per story."""
+    seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
+    articles = gather_articles(config, warn, engine=engine, fetcher=fetcher, now=now)
+    return dedupe(drop_published(engine, articles, seen))
 
 
 def compose_issue(
@@ -111,6 +140,7 @@ def run(
     allow_empty: bool = False,
     summarizer: Summarizer | None = None,
     checkpoint: Checkpoint = _no_checkpoint,
+    fetcher: Fetcher | None = None,
 ) -> RunResult:
     """Build and write the issue for ``slot`` (default: today), exactly once."""
     slot = slot or slot_for(now, config)
@@ -156,6 +186,7 @@ def run(
                 summarizer,
                 templates,
                 checkpoint,
+                fetcher,
             )
         except BaseException as e:
             written = (config.outbox_dir / _folder_name(config, slot, claim.record)).exists()
@@ -175,6 +206,7 @@ def _build(
     summarizer: Summarizer,
     templates: Templates,
     checkpoint: Checkpoint,
+    fetcher: Fetcher | None = None,
 ) -> RunResult:
     record = claim.record
     outbox = config.outbox_dir
@@ -185,8 +217,8 @@ def _build(
         counts = _finish(engine, record, recovered, now, outbox / name)
         message = f"issue #{record.number} recovered: a run that died had written it"
         return RunResult("written", slot, record.number, outbox / name, message, *counts)
-    seen = state.published_article_ids(engine, config.newsletter.name, except_slot=record.slot)
-    articles = [a for a in gather_articles(config, warn) if a.id not in seen]
+    stories = gather_stories(config, engine, fetcher, now, warn, record.slot)
+    articles = [story.article for story in stories]
     checkpoint("gathered")
     if not articles and not allow_empty:
         reason = "nothing new since the last issue: every article was already published"
@@ -201,7 +233,8 @@ def _build(
     files = issue_files(rendered, config, now)
     path = write_issue(outbox, name, files, before_rename=lambda: checkpoint("staged"))
     checkpoint("written")
-    counts = _finish(engine, record, issue_json(issue), now, path)
+    merged = [i for story in stories for i in story.ids]  # duplicates count as published too
+    counts = _finish(engine, record, issue_json(issue), now, path, merged)
     checkpoint("finished")
     message = f"issue #{record.number} written"
     return RunResult("written", slot, record.number, path, message, *counts)
@@ -235,6 +268,7 @@ def _finish(
     data: dict[str, object],
     now: datetime,
     path: Path | None = None,
+    merged_ids: Sequence[str] = (),
 ) -> tuple[int, int]:
     """Record the issue as done; returns (articles in, items out)."""
     sections = data.get("sections")
@@ -250,7 +284,7 @@ def _finish(
         record,
         path=str(path) if path else "",
         subject=str(data.get("subject", "")),
-        article_ids=[str(a["id"]) for a in articles],
+        article_ids=[str(a["id"]) for a in articles] + list(merged_ids),
         articles_in=len(articles),
         items_out=items,
         now=now,

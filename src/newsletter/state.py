@@ -119,6 +119,12 @@ def _migration_1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _migration_2(conn: Connection) -> None:
+    from newsletter.feedstate import migration_2  # feed tables live beside, on this metadata
+
+    migration_2(conn)
+
+
 def _migration_3(conn: Connection) -> None:
     for table in (runs, scheduler_lease):
         table.create(conn, checkfirst=True)
@@ -133,6 +139,7 @@ def _migration_4(conn: Connection) -> None:
 # apply in any order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migration_1,
+    2: _migration_2,
     3: _migration_3,
     4: _migration_4,
 }

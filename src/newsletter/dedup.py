@@ -1,0 +1,105 @@
+"""Deduplication: one story, one item, every outlet cited.
+
+Two passes. The same article under several addresses (same id, or the same canonical link
+under a changed guid) is one article. Then the same story from several outlets (near-duplicate
+text) is found with MinHash + LSH (datasketch), which looks up likely matches by band hashes
+instead of comparing every pair: 50,000 articles cost 50,000 insertions and queries, not 1.25e9
+comparisons. Each cluster becomes one representative ``Article`` whose ``also`` cites the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from datasketch import MinHash, MinHashLSH
+
+from newsletter.articles import Article, Source
+
+THRESHOLD = 0.5  # estimated Jaccard similarity of word 3-shingles
+NUM_PERM = 128
+SHINGLE = 3
+MIN_SHINGLES = 8  # shorter texts are too noisy to call near-duplicates
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Story:
+    """One item's worth: the representative article (``also`` filled) and every id merged."""
+
+    article: Article
+    ids: tuple[str, ...]
+
+
+def dedupe(articles: Sequence[Article], threshold: float = THRESHOLD) -> list[Story]:
+    """Merge same-article duplicates, then cluster near-duplicate stories, keeping order."""
+    groups = _same_article(articles)
+    clusters = _near_duplicates([g[0] for g in groups], threshold)
+    stories = []
+    for members in clusters:
+        everyone = [a for i in members for a in groups[i]]
+        stories.append(_story(everyone))
+    return stories
+
+
+def _same_article(articles: Sequence[Article]) -> list[list[Article]]:
+    """Groups of one article under several ids or URLs; first-seen order."""
+    groups: list[list[Article]] = []
+    index: dict[str, int] = {}
+    for article in articles:
+        keys = [f"id:{article.id}"] + ([f"url:{article.url}"] if article.url else [])
+        found = next((index[k] for k in keys if k in index), None)
+        if found is None:
+            found = len(groups)
+            groups.append([])
+        groups[found].append(article)
+        for key in keys:
+            index.setdefault(key, found)
+    return groups
+
+
+def shingles(text: str) -> set[bytes]:
+    words = _WORD.findall(text.lower())
+    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+
+
+def _near_duplicates(articles: Sequence[Article], threshold: float) -> list[list[int]]:
+    """Clusters (lists of indexes into ``articles``), in order of each cluster's first member."""
+    parent = list(range(len(articles)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sets = [shingles(f"{a.title}\n{a.text}") for a in articles]
+    usable = [i for i, s in enumerate(sets) if len(s) >= MIN_SHINGLES]
+    if len(usable) > 1:
+        lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        hashes = MinHash.bulk([list(sets[i]) for i in usable], num_perm=NUM_PERM)
+        for i, minhash in zip(usable, hashes, strict=True):
+            for other in lsh.query(minhash):
+                a, b = root(i), root(int(other))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            lsh.insert(str(i), minhash)
+    clusters: dict[int, list[int]] = {}
+    for i in range(len(articles)):
+        clusters.setdefault(root(i), []).append(i)
+    return list(clusters.values())
+
+
+def _story(members: list[Article]) -> Story:
+    """The fullest text speaks for the story; every other outlet is cited beside it."""
+    lead = max(members, key=lambda a: (a.origin == "seed", len(a.text)))
+    also: list[Source] = []
+    cited = {(lead.outlet, lead.url)}
+    for article in members:
+        if article is lead or (article.outlet, article.url) in cited:
+            continue
+        cited.add((article.outlet, article.url))
+        also.append(article.source)
+    ids = tuple(dict.fromkeys(a.id for a in members))
+    return Story(replace(lead, also=tuple(also)) if also else lead, ids)

@@ -1,0 +1,293 @@
+"""Ingest: configured feeds -> fresh Articles, with each feed's health recorded.
+
+fetch (concurrent, conditional) -> parse (a process pool when there is a lot) -> filter ->
+optional full text -> store (one transaction for articles, one for feed records). A 304 costs
+no parsing: the feed's stored, not yet published articles stand in for it. Every feed that
+failed or needed patching is reported with exactly one warning line naming it, its URL and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from newsletter import USER_AGENT, feedstate
+from newsletter.articles import Article
+from newsletter.config import Config, FeedSettings
+from newsletter.feeds import ParsedFeed, ParseJob, parse_feed
+from newsletter.feedstate import FeedRecord
+from newsletter.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, HttpFetcher
+
+Warn = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+POOL_MIN_BYTES = 2_000_000  # below this, starting worker processes costs more than it saves
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    f = config.fetch
+    return FetchLimits(
+        concurrency=f.concurrency,
+        timeout=f.timeout,
+        deadline=f.deadline,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        user_agent=f.user_agent or USER_AGENT,
+    )
+
+
+def default_fetcher(config: Config) -> Fetcher:
+    return HttpFetcher(fetch_limits(config))
+
+
+def feed_location(config: Config, feed: FeedSettings) -> str:
+    """http(s) and file: URLs as they are; a path, relative to the config file, as file:."""
+    if re.match(r"^(https?|file):", feed.url, re.IGNORECASE):
+        return feed.url
+    return Path(config.path(feed.url)).as_uri()
+
+
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    log.info("phase %s %.4f", name, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One feed's result this run: its new record, its articles, its one warning (if any)."""
+
+    record: FeedRecord
+    articles: tuple[Article, ...] = ()
+    warning: str | None = None
+    reuse_stored: bool = False
+
+
+def ingest_feeds(
+    config: Config, engine: Engine, fetcher: Fetcher, now: datetime, warn: Warn
+) -> list[Article]:
+    """Fetch, parse and store every enabled feed; return this run's candidate articles."""
+    enabled = [f for f in config.feeds if f.enabled]
+    if not enabled:
+        return []
+    records = feedstate.load_feeds(engine, [f.url for f in enabled])
+    outcomes: dict[str, _Outcome] = {}
+    due: list[tuple[FeedSettings, FeedRecord]] = []
+    for feed in enabled:
+        record = replace(records.get(feed.url) or FeedRecord(feed.url, feed.name), name=feed.name)
+        held = _held_back(record, now)
+        if held:
+            outcomes[feed.url] = _Outcome(record, warning=held, reuse_stored=True)
+        else:
+            due.append((feed, record))
+    with _phase("fetch"):
+        results = fetcher.fetch_all([_request(config, f, r) for f, r in due])
+    with _phase("parse"):
+        parsed = _parse_all(config, due, results, now)
+    for (feed, record), result in zip(due, results, strict=True):
+        outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
+    outcomes = _with_full_text(config, engine, fetcher, outcomes)
+    with _phase("store"):
+        articles = _store(config, engine, outcomes, now)
+    for feed in enabled:
+        if outcomes[feed.url].warning:
+            warn(f"feed {feed.name!r} ({feed.url}): {outcomes[feed.url].warning}")
+    return articles
+
+
+def _held_back(record: FeedRecord, now: datetime) -> str | None:
+    if record.retired:
+        return (
+            f"retired: the server answered 410 Gone on {_day(record.last_fetched)}; "
+            "remove it from newsletter.toml"
+        )
+    until = _retry_at(record.retry_after, record.last_fetched)
+    if until is not None and now < until:
+        return f"not fetched: the server asked to retry after {until:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else "an earlier run"
+
+
+def _retry_at(value: str | None, since: datetime | None) -> datetime | None:
+    """Retry-After is seconds or an HTTP date; capped at a day so a typo cannot mute a feed."""
+    if not value or since is None:
+        return None
+    try:
+        if value.strip().isdigit():
+            until = since + timedelta(seconds=int(value))
+        else:
+            until = parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(until, since + timedelta(days=1))
+
+
+def _request(config: Config, feed: FeedSettings, record: FeedRecord) -> FetchRequest:
+    return FetchRequest(
+        url=record.current_url or feed_location(config, feed),
+        etag=record.etag,
+        last_modified=record.last_modified,
+    )
+
+
+def _parse_all(
+    config: Config,
+    due: Sequence[tuple[FeedSettings, FeedRecord]],
+    results: Sequence[FetchResult],
+    now: datetime,
+) -> dict[str, ParsedFeed]:
+    jobs = [
+        ParseJob(
+            key=feed.url,
+            name=feed.name,
+            body=result.body,
+            base_url=result.final_url or result.request.url,
+            content_type=result.content_type,
+            fetched_at=now,
+            max_entries=config.fetch.max_entries,
+        )
+        for (feed, _), result in zip(due, results, strict=True)
+        if result.ok and result.body is not None
+    ]
+    return {p.key: p for p in parse_many(jobs)}
+
+
+def parse_many(jobs: Sequence[ParseJob]) -> list[ParsedFeed]:
+    """Parse in a process pool when there is enough to parse to pay for it (feedparser holds
+    the GIL, so threads would not help)."""
+    workers = min(os.cpu_count() or 1, len(jobs))
+    if workers < 2 or sum(len(j.body) for j in jobs) < POOL_MIN_BYTES:
+        return [parse_feed(job) for job in jobs]
+    context = multiprocessing.get_context("forkserver")  # no fork of a threaded process
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(parse_feed, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+
+
+def _outcome(
+    config: Config,
+    feed: FeedSettings,
+    record: FeedRecord,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+    now: datetime,
+) -> _Outcome:
+    fetched = replace(
+        record, last_fetched=now, last_status=result.status, retry_after=result.retry_after
+    )
+    if result.error is not None or (parsed is None and not result.not_modified):
+        return _failed(config, fetched, result.error or "nothing fetched", result.status == 410)
+    if parsed is not None and parsed.error is not None:
+        return _failed(config, fetched, parsed.error, False)
+    healthy = replace(
+        fetched,
+        current_url=result.permanent_url or record.current_url,
+        etag=result.etag or (record.etag if result.not_modified else None),
+        last_modified=result.last_modified
+        or (record.last_modified if result.not_modified else None),
+        last_error=None,
+        last_success=now,
+        consecutive_failures=0,
+    )
+    notes = list(parsed.notes) if parsed else []
+    if result.permanent_url and result.permanent_url != record.current_url:
+        notes.append(f"moved permanently to {result.permanent_url}; now fetched from there")
+    if parsed is None:  # 304 Not Modified: nothing to parse
+        return _Outcome(healthy, warning="; ".join(notes) or None, reuse_stored=True)
+    articles = _filtered(feed, parsed.articles)
+    warning = "; ".join(notes) or None
+    return _Outcome(healthy, tuple(articles), warning)
+
+
+def _failed(config: Config, record: FeedRecord, reason: str, gone: bool) -> _Outcome:
+    failures = record.consecutive_failures + 1
+    failed = replace(record, last_error=reason, consecutive_failures=failures, retired=gone)
+    if gone:
+        reason += "; the feed is retired: remove it from newsletter.toml"
+    elif failed.unhealthy(config.fetch.unhealthy_after):
+        reason += f" (unhealthy: failed {failures} runs in a row)"
+    return _Outcome(failed, warning=reason, reuse_stored=True)
+
+
+def _filtered(feed: FeedSettings, articles: Sequence[Article]) -> list[Article]:
+    include = _pattern(feed.include)
+    exclude = _pattern(feed.exclude)
+    kept = []
+    for article in articles:
+        text = f"{article.title}\n{article.text}"
+        if include and not include.search(text):
+            continue
+        if exclude and exclude.search(text):
+            continue
+        kept.append(article)
+    return kept
+
+
+def _pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def _with_full_text(
+    config: Config, engine: Engine, fetcher: Fetcher, outcomes: dict[str, _Outcome]
+) -> dict[str, _Outcome]:
+    wanted = {f.url for f in config.feeds if f.enabled and f.full_text}
+    if not wanted or config.fetch.full_text_max == 0:
+        return outcomes
+    from newsletter.fulltext import with_full_text
+
+    ids = [a.id for key in wanted for a in outcomes[key].articles]
+    known = feedstate.known_ids(engine, ids)
+    updated = dict(outcomes)
+    for key in wanted:
+        fresh = [a for a in outcomes[key].articles if a.id not in known]
+        fresh = fresh[: config.fetch.full_text_max]
+        if fresh:
+            full = {a.id: a for a in with_full_text(fresh, fetcher)}
+            articles = tuple(full.get(a.id, a) for a in outcomes[key].articles)
+            updated[key] = replace(outcomes[key], articles=articles)
+    return updated
+
+
+def _store(
+    config: Config, engine: Engine, outcomes: dict[str, _Outcome], now: datetime
+) -> list[Article]:
+    by_feed = [(key, o.articles) for key, o in outcomes.items() if o.articles]
+    new = feedstate.store_articles(engine, by_feed, now)
+    records = [
+        replace(o.record, entries_seen=o.record.entries_seen + new.get(key, 0))
+        for key, o in outcomes.items()
+    ]
+    feedstate.save_feeds(engine, records)
+    reuse = [key for key, o in outcomes.items() if o.reuse_stored]
+    stored = feedstate.stored_articles(engine, reuse, config.newsletter.name)
+    return [a for _, articles in by_feed for a in articles] + stored
+
+
+def drop_published(
+    engine: Engine, articles: Sequence[Article], published_ids: set[str]
+) -> list[Article]:
+    """Articles no earlier issue carried, under their id or (publishers change guids) their
+    canonical link."""
+    fresh = [a for a in articles if a.id not in published_ids]
+    urls = feedstate.published_urls(
+        engine, published_ids, (a.url for a in fresh if a.origin == "feed" and a.url)
+    )
+    return [a for a in fresh if not (a.origin == "feed" and a.url in urls)]
