@@ -308,3 +308,44 @@ def send(config_path: Path, issue: str | None, dry_run: bool, retry_refused: boo
     click.echo(report.summary())
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per feed).")
+def feeds(config_path: Path, as_json: bool) -> None:
+    """List every feed with its health: broken ones first."""
+    from newsletter import state
+    from newsletter.ingest import feed_health
+
+    config = _load(config_path)
+    try:
+        with state.connect(config.state_dir, config.state.url) as engine:
+            rows = feed_health(config, engine)
+    except NewsletterError as e:
+        log.error(str(e))
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(f"{config_path}: no [[feeds]] configured")
+        return
+    header = ("health", "name", "last success", "status", "fails", "entries", "last error / url")
+    table = [header] + [
+        (
+            r.health,
+            r.name,
+            f"{r.last_success:%Y-%m-%d %H:%M}" if r.last_success else "never",
+            str(r.last_status or "-"),
+            str(r.consecutive_failures),
+            str(r.entries_seen),
+            r.last_error or r.fetched_from or r.url,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        click.echo(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )

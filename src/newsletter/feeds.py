@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from xml.sax import SAXParseException
 
 import feedparser
 import nh3
@@ -108,23 +109,26 @@ def _parse_xml(job: ParseJob) -> ParsedFeed:
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not entries:
+        if _looks_like_html(job.body):
+            return ParsedFeed(job.key, error="an HTML page, not a feed (use the site's feed link)")
         if problem is not None:
             return ParsedFeed(job.key, error=f"not a readable feed: {_describe(problem)}")
         if not version:
-            return ParsedFeed(job.key, error=_not_a_feed(job.body))
+            return ParsedFeed(job.key, error="not a feed: no RSS, Atom or JSON Feed in the body")
         return ParsedFeed(job.key, notes=("the feed has no entries",))
     notes = [f"parsed despite: {_describe(problem)}"] if problem is not None else []
     return _articles(job, [_xml_entry(e, job.base_url) for e in entries], notes)
 
 
-def _not_a_feed(body: bytes) -> str:
+def _looks_like_html(body: bytes) -> bool:
     head = body[:2048].lower()
-    if b"<html" in head or b"<!doctype html" in head:
-        return "an HTML page, not a feed (use the site's RSS/Atom link)"
-    return "not a feed: no RSS, Atom or JSON Feed found in the body"
+    return b"<html" in head or b"<!doctype html" in head
 
 
 def _describe(problem: object) -> str:
+    if isinstance(problem, SAXParseException):
+        where = f"line {problem.getLineNumber()}, column {problem.getColumnNumber()}"
+        return f"malformed or truncated XML at {where}: {problem.getMessage()}"
     text = " ".join(str(problem).split()) or type(problem).__name__
     return text[:200]
 
@@ -214,16 +218,21 @@ def _articles(job: ParseJob, entries: list[_Entry], notes: list[str]) -> ParsedF
         for flag in article.flags:
             missing[flag.removeprefix("no-")] += 1
         articles.append(article)
-    if missing["link"]:
-        notes.append(f"{missing['link']} entries without a link")
-    if missing["date"]:
-        notes.append(f"{missing['date']} entries without a date (fetch time used)")
-    if missing["title"]:
-        notes.append(f"{missing['title']} entries without a title (taken from the text)")
+    for flag, what in (
+        ("link", "without a link"),
+        ("date", "without a date (fetch time used)"),
+        ("title", "without a title (taken from the text)"),
+    ):
+        if missing[flag]:
+            notes.append(f"{_entries(missing[flag])} {what}")
     skipped = len(entries) - len(articles)
     if skipped:
-        notes.append(f"{skipped} entries with neither title nor text skipped")
+        notes.append(f"{_entries(skipped)} with neither title nor text skipped")
     return ParsedFeed(job.key, tuple(articles), total, None, tuple(notes))
+
+
+def _entries(n: int) -> str:
+    return f"{n:,} entry" if n == 1 else f"{n:,} entries"
 
 
 def to_article(entry: _Entry, job: ParseJob) -> Article | None:

@@ -291,3 +291,63 @@ def drop_published(
         engine, published_ids, (a.url for a in fresh if a.origin == "feed" and a.url)
     )
     return [a for a in fresh if not (a.origin == "feed" and a.url in urls)]
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """One row of ``newsletter feeds``."""
+
+    name: str
+    url: str
+    fetched_from: str | None
+    enabled: bool
+    health: str  # "ok", "failing", "unhealthy", "retired", "never fetched", "disabled"
+    last_success: datetime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    entries_seen: int
+
+    def as_json(self) -> dict[str, object]:
+        values = dict(vars(self))
+        values["last_success"] = self.last_success.isoformat() if self.last_success else None
+        values["unhealthy"] = self.health in ("unhealthy", "retired")
+        return values
+
+
+_ORDER = {"retired": 0, "unhealthy": 1, "failing": 2, "never fetched": 3, "ok": 4, "disabled": 5}
+
+
+def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
+    """Every configured feed with its recorded health, broken ones first."""
+    records = feedstate.load_feeds(engine, [f.url for f in config.feeds])
+    rows = []
+    for feed in config.feeds:
+        record = records.get(feed.url) or FeedRecord(feed.url, feed.name)
+        rows.append(
+            FeedHealth(
+                name=feed.name,
+                url=feed.url,
+                fetched_from=record.current_url,
+                enabled=feed.enabled,
+                health=_health(config, feed, record),
+                last_success=record.last_success,
+                last_status=record.last_status,
+                last_error=record.last_error,
+                consecutive_failures=record.consecutive_failures,
+                entries_seen=record.entries_seen,
+            )
+        )
+    return sorted(rows, key=lambda r: _ORDER[r.health])
+
+
+def _health(config: Config, feed: FeedSettings, record: FeedRecord) -> str:
+    if not feed.enabled:
+        return "disabled"
+    if record.retired:
+        return "retired"
+    if record.last_fetched is None:
+        return "never fetched"
+    if record.unhealthy(config.fetch.unhealthy_after):
+        return "unhealthy"
+    return "failing" if record.consecutive_failures else "ok"
