@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 from feedserver import FeedServer, Route, serving
-
 from newsletter.config import load_config
 from newsletter.pipeline import RunResult, run
 
@@ -120,8 +120,11 @@ BROKEN: dict[str, tuple[Route, str]] = {
         "truncated XML",
     ),
     "/wrong-encoding.xml": (
-        Route(rss([item("Caf\u00e9 talks in Kyiv", "Ukraine", "http://e.example/1")], "utf-8")
-              .decode().encode("latin-1")),  # fmt: skip
+        Route(
+            rss([item("Caf\u00e9 talks in Kyiv", "Ukraine", "http://e.example/1")], "utf-8")
+            .decode()
+            .encode("latin-1")
+        ),
         "declared as utf-8",
     ),
     "/no-encoding.xml": (
@@ -157,8 +160,7 @@ BROKEN: dict[str, tuple[Route, str]] = {
                 ]
             )
         ),
-        "1 entry without a link; 1 entry without a date (fetch time used); "
-        "1 entry without a title",
+        "1 entry without a link; 1 entry without a date (fetch time used); 1 entry without a title",
     ),
     "/huge.xml": (
         Route(
@@ -171,7 +173,11 @@ BROKEN: dict[str, tuple[Route, str]] = {
 
 
 def good_routes(server: FeedServer) -> None:
-    a = [item("Zelenskiy backs talks on US plan", VARIANTS["Wire A"], "http://a.example/story", "a-1")]
+    a = [
+        item(
+            "Zelenskiy backs talks on US plan", VARIANTS["Wire A"], "http://a.example/story", "a-1"
+        )
+    ]
     a.append(item("Rubio sees progress", OTHER["Wire A"], "http://a.example/rubio/?utm_source=rss"))
     server.routes["/a.xml"] = Route(rss(a), etag='"a1"', last_modified="Tue, 25 Nov 2025 06:00 GMT")
     b = [("Kyiv to work with Washington", VARIANTS["Wire B"], "http://b.example/story")]
@@ -190,9 +196,7 @@ def good_routes(server: FeedServer) -> None:
 def write_config(project: Path, server: FeedServer, local_feed: Path) -> None:
     feeds = [("Wire A", "/a.xml"), ("Wire B", "/b.atom"), ("Wire C", "/old-c.json")]
     feeds += [(f"Broken {path}", path) for path in BROKEN]
-    lines = [
-        f'[[feeds]]\nname = "{name}"\nurl = "{server.url(path)}"\n' for name, path in feeds
-    ]
+    lines = [f'[[feeds]]\nname = "{name}"\nurl = "{server.url(path)}"\n' for name, path in feeds]
     lines.append(f'[[feeds]]\nname = "Local"\nurl = "{local_feed.name}"\nexclude = ["sport"]\n')
     lines.append(
         "[fetch]\ntimeout = 0.6\ndeadline = 1.5\nmax_bytes = 2_000_000\nmax_entries = 300\n"
@@ -230,7 +234,9 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
     local.write_bytes(
         rss(
             [
-                item("Local: Kyiv council on the plan", "Ukraine's capital prepares.", "http://l/1"),
+                item(
+                    "Local: Kyiv council on the plan", "Ukraine's capital prepares.", "http://l/1"
+                ),
                 item("Local sport results", "The sport club won.", "http://l/2"),
             ]
         )
@@ -261,7 +267,9 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
 
     # One story from three outlets: one item citing all three.
     story_items = [
-        i for i in items_of(data) if {s["outlet"] for s in i["sources"]} >= set(VARIANTS)  # type: ignore[index]
+        i
+        for i in items_of(data)
+        if {s["outlet"] for s in i["sources"]} >= set(VARIANTS)  # type: ignore[index]
     ]
     assert story_items, items_of(data)
     cited = [i for i in items_of(data) for s in i["sources"] if "/story" in str(s["url"])]  # type: ignore[index]

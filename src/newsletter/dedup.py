@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from zlib import crc32
 
 from datasketch import MinHash, MinHashLSH
 
@@ -78,13 +79,16 @@ def _near_duplicates(articles: Sequence[Article], threshold: float) -> list[list
     usable = [i for i, s in enumerate(sets) if len(s) >= MIN_SHINGLES]
     if len(usable) > 1:
         lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        hashes = MinHash.bulk([list(sets[i]) for i in usable], num_perm=NUM_PERM)
+        # crc32 (C) instead of the default sha1 wrapper: hashes only compared within one run.
+        hashes = MinHash.bulk([list(sets[i]) for i in usable], num_perm=NUM_PERM, hashfunc=crc32)
+        with lsh.insertion_session() as session:
+            for i, minhash in zip(usable, hashes, strict=True):
+                session.insert(i, minhash)
         for i, minhash in zip(usable, hashes, strict=True):
             for other in lsh.query(minhash):
-                a, b = root(i), root(int(other))
+                a, b = root(i), root(other)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
-            lsh.insert(str(i), minhash)
     clusters: dict[int, list[int]] = {}
     for i in range(len(articles)):
         clusters.setdefault(root(i), []).append(i)
