@@ -11,7 +11,7 @@ an exception: one bad feed must not cost the run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -70,10 +70,17 @@ class FetchResult:
         return self.error is None and self.body is not None
 
 
-class Fetcher(Protocol):
-    """Anything that turns requests into results, one result per request, in order."""
+OnResult = Callable[[int, FetchResult], None]
 
-    def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResult]: ...
+
+class Fetcher(Protocol):
+    """Anything that turns requests into results, one result per request, in order.
+    ``on_result(index, result)``, if given, is called as each one arrives (to start parsing
+    while the rest are still on the wire); it must not block."""
+
+    def fetch_all(
+        self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
+    ) -> list[FetchResult]: ...
 
 
 class _Failed(Exception):
@@ -93,21 +100,27 @@ class HttpFetcher:
 
     limits: FetchLimits = FetchLimits()
 
-    def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
+    def fetch_all(
+        self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
+    ) -> list[FetchResult]:
         results: list[FetchResult | None] = [None] * len(requests)
         remote: list[int] = []
         for i, request in enumerate(requests):
             if request.url.startswith("file:"):
-                results[i] = read_local(request, self.limits.max_bytes)
+                results[i] = local = read_local(request, self.limits.max_bytes)
+                if on_result:
+                    on_result(i, local)
             else:
                 remote.append(i)
         if remote:
-            fetched = asyncio.run(self._fetch_remote([requests[i] for i in remote]))
+            fetched = asyncio.run(self._fetch_remote(requests, remote, on_result))
             for i, result in zip(remote, fetched, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]
 
-    async def _fetch_remote(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
+    async def _fetch_remote(
+        self, requests: Sequence[FetchRequest], indexes: list[int], on_result: OnResult | None
+    ) -> list[FetchResult]:
         limits = self.limits
         gate = asyncio.Semaphore(limits.concurrency)
         async with httpx.AsyncClient(
@@ -118,27 +131,39 @@ class HttpFetcher:
             headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
             follow_redirects=False,
         ) as client:
-            return list(await asyncio.gather(*(self._one(client, gate, r) for r in requests)))
+            jobs = (self._reported(client, gate, requests[i], i, on_result) for i in indexes)
+            return list(await asyncio.gather(*jobs))
 
-    async def _one(
-        self, client: httpx.AsyncClient, gate: asyncio.Semaphore, request: FetchRequest
+    async def _reported(
+        self,
+        client: httpx.AsyncClient,
+        gate: asyncio.Semaphore,
+        request: FetchRequest,
+        index: int,
+        on_result: OnResult | None,
     ) -> FetchResult:
-        limits = self.limits
         async with gate:
-            try:
-                async with asyncio.timeout(limits.deadline):
-                    return await self._follow(client, request)
-            except TimeoutError:
-                reason = f"no complete answer within {limits.deadline:g} s (server too slow)"
-            except httpx.TimeoutException:
-                reason = f"timed out after {limits.timeout:g} s waiting for the server"
-            except _Failed as e:
-                return FetchResult(request, status=e.status, error=e.reason)
-            except httpx.InvalidURL as e:
-                reason = f"invalid URL: {e}"
-            except httpx.HTTPError as e:
-                reason = f"network error: {type(e).__name__}: {e}".rstrip(": ")
-            return FetchResult(request, error=reason)
+            result = await self._one(client, request)
+        if on_result:
+            on_result(index, result)
+        return result
+
+    async def _one(self, client: httpx.AsyncClient, request: FetchRequest) -> FetchResult:
+        limits = self.limits
+        try:
+            async with asyncio.timeout(limits.deadline):
+                return await self._follow(client, request)
+        except TimeoutError:
+            reason = f"no complete answer within {limits.deadline:g} s (server too slow)"
+        except httpx.TimeoutException:
+            reason = f"timed out after {limits.timeout:g} s waiting for the server"
+        except _Failed as e:
+            return FetchResult(request, status=e.status, error=e.reason)
+        except httpx.InvalidURL as e:
+            reason = f"invalid URL: {e}"
+        except httpx.HTTPError as e:
+            reason = f"network error: {type(e).__name__}: {e}".rstrip(": ")
+        return FetchResult(request, error=reason)
 
     async def _follow(self, client: httpx.AsyncClient, request: FetchRequest) -> FetchResult:
         url, seen, permanent = request.url, [request.url], True

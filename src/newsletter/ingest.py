@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,7 +33,7 @@ from newsletter.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, Ht
 Warn = Callable[[str], None]
 log = logging.getLogger(__name__)
 
-POOL_MIN_BYTES = 2_000_000  # below this, starting worker processes costs more than it saves
+POOL_MIN_FEEDS = 16  # below this, starting worker processes costs more than it saves
 
 
 def fetch_limits(config: Config) -> FetchLimits:
@@ -93,10 +93,16 @@ def ingest_feeds(
             outcomes[feed.url] = _Outcome(record, warning=held, reuse_stored=True)
         else:
             due.append((feed, record))
-    with _phase("fetch"):
-        results = fetcher.fetch_all([_request(config, f, r) for f, r in due])
-    with _phase("parse"):
-        parsed = _parse_all(config, due, results, now)
+    with _Parser(len(due)) as parser:
+
+        def arrived(index: int, result: FetchResult) -> None:
+            if result.ok:
+                parser.submit(_job(config, due[index][0], result, now))
+
+        with _phase("fetch"):
+            results = fetcher.fetch_all([_request(config, f, r) for f, r in due], arrived)
+        with _phase("parse"):
+            parsed = parser.results()
     for (feed, record), result in zip(due, results, strict=True):
         outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
     outcomes = _with_full_text(config, engine, fetcher, outcomes)
@@ -146,37 +152,48 @@ def _request(config: Config, feed: FeedSettings, record: FeedRecord) -> FetchReq
     )
 
 
-def _parse_all(
-    config: Config,
-    due: Sequence[tuple[FeedSettings, FeedRecord]],
-    results: Sequence[FetchResult],
-    now: datetime,
-) -> dict[str, ParsedFeed]:
-    jobs = [
-        ParseJob(
-            key=feed.url,
-            name=feed.name,
-            body=result.body,
-            base_url=result.final_url or result.request.url,
-            content_type=result.content_type,
-            fetched_at=now,
-            max_entries=config.fetch.max_entries,
-        )
-        for (feed, _), result in zip(due, results, strict=True)
-        if result.ok and result.body is not None
-    ]
-    return {p.key: p for p in parse_many(jobs)}
+def _job(config: Config, feed: FeedSettings, result: FetchResult, now: datetime) -> ParseJob:
+    return ParseJob(
+        key=feed.url,
+        name=feed.name,
+        body=result.body or b"",
+        base_url=result.final_url or result.request.url,
+        content_type=result.content_type,
+        fetched_at=now,
+        max_entries=config.fetch.max_entries,
+    )
 
 
-def parse_many(jobs: Sequence[ParseJob]) -> list[ParsedFeed]:
-    """Parse in a process pool when there is enough to parse to pay for it (feedparser holds
-    the GIL, so threads would not help)."""
-    workers = min(os.cpu_count() or 1, len(jobs))
-    if workers < 2 or sum(len(j.body) for j in jobs) < POOL_MIN_BYTES:
-        return [parse_feed(job) for job in jobs]
-    context = multiprocessing.get_context("forkserver")  # no fork of a threaded process
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(parse_feed, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+class _Parser:
+    """With many feeds, parse in worker processes as each body arrives, while the rest are
+    still on the wire (feedparser holds the GIL, so threads would not help); with few, parse
+    here once the fetch is over (never inside the event loop: it would stall the fetches)."""
+
+    def __init__(self, feeds: int) -> None:
+        workers = min(os.cpu_count() or 1, feeds)
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1 and feeds >= POOL_MIN_FEEDS:
+            context = multiprocessing.get_context("forkserver")  # never fork a threaded process
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self._futures: list[Future[ParsedFeed]] = []
+        self._jobs: list[ParseJob] = []
+
+    def __enter__(self) -> _Parser:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def submit(self, job: ParseJob) -> None:
+        if self._pool is None:
+            self._jobs.append(job)
+        else:
+            self._futures.append(self._pool.submit(parse_feed, job))
+
+    def results(self) -> dict[str, ParsedFeed]:
+        parsed = [f.result() for f in self._futures] + [parse_feed(j) for j in self._jobs]
+        return {p.key: p for p in parsed}
 
 
 def _outcome(
