@@ -1,0 +1,88 @@
+"""Ingestion details an operator notices: full text for teaser feeds (and the teaser when the page
+fails), Retry-After honoured, and disabled feeds left alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from feedserver import Route, serving
+from newsletter import state
+from newsletter.config import load_config
+from newsletter.ingest import default_fetcher, feed_health, ingest_feeds
+
+NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
+PAGE = (
+    "<html><body><nav>Home | World | Sport</nav><article><h1>Talks</h1>"
+    + "<p>Kyiv said the plan needs changes before any deal can be signed. </p>" * 6
+    + "<p>Officials in Washington said the envoy would return to Geneva.</p></article>"
+    + "<footer>Copyright</footer><script>track()</script></body></html>"
+)
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><description>{d}</description>"
+        "<pubDate>Tue, 25 Nov 2025 06:00:00 GMT</pubDate></item>"
+        for t, d, link in items
+    )
+    return f"<rss version='2.0'><channel><title>x</title>{body}</channel></rss>".encode()
+
+
+def configure(project: Path, tables: str) -> Path:
+    path = project / "newsletter.toml"
+    path.write_text(path.read_text() + "\n" + tables + "\n[fetch]\ntimeout = 2\ndeadline = 3\n")
+    return path
+
+
+def test_full_text_replaces_the_teaser_and_falls_back_to_it(project: Path) -> None:
+    with serving() as server:
+        server.routes["/teasers.xml"] = Route(
+            rss(
+                ("Talks", "Kyiv wants changes.", server.url("/article/1")),
+                ("Missing page", "Teaser stays.", server.url("/article/404")),
+            )
+        )
+        server.routes["/article/1"] = Route(PAGE.encode(), content_type="text/html")
+        config = load_config(
+            configure(
+                project,
+                f'[[feeds]]\nname = "T"\nurl = "{server.url("/teasers.xml")}"\nfull_text = true',
+            )
+        )
+        warnings: list[str] = []
+        with state.connect(config.state_dir) as engine:
+            articles = ingest_feeds(config, engine, default_fetcher(config), NOW, warnings.append)
+    texts = {a.title: a.text for a in articles}
+    assert "Officials in Washington said the envoy" in texts["Talks"]
+    assert "Home | World" not in texts["Talks"] and "track()" not in texts["Talks"]
+    assert texts["Missing page"] == "Teaser stays."
+    assert warnings == []
+
+
+def test_retry_after_is_honoured_and_disabled_feeds_are_not_fetched(project: Path) -> None:
+    with serving() as server:
+        server.routes["/busy.xml"] = Route(
+            b"slow down", status=429, content_type="text/plain", headers={"Retry-After": "3600"}
+        )
+        server.routes["/off.xml"] = Route(rss(("Off", "x", "http://o/1")))
+        config = load_config(
+            configure(
+                project,
+                f'[[feeds]]\nname = "Busy"\nurl = "{server.url("/busy.xml")}"\n'
+                f'[[feeds]]\nname = "Off"\nurl = "{server.url("/off.xml")}"\nenabled = false\n',
+            )
+        )
+        warnings: list[str] = []
+        with state.connect(config.state_dir) as engine:
+            fetcher = default_fetcher(config)
+            ingest_feeds(config, engine, fetcher, NOW, warnings.append)
+            ingest_feeds(config, engine, fetcher, NOW + timedelta(minutes=10), warnings.append)
+            ingest_feeds(config, engine, fetcher, NOW + timedelta(hours=2), warnings.append)
+            health = {h.name: h for h in feed_health(config, engine)}
+        assert len(server.requests_to("/busy.xml")) == 2  # not during the hour asked for
+        assert server.requests_to("/off.xml") == []
+    assert "HTTP 429" in warnings[0] and "Retry-After: 3600" in warnings[0]
+    assert "asked to retry after 2025-11-25 08:00 UTC" in warnings[1]
+    assert health["Busy"].consecutive_failures == 2 and health["Busy"].last_status == 429
+    assert health["Off"].health == "disabled"
