@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 from zlib import crc32
-
-from datasketch import MinHash, MinHashLSH
 
 from newsletter.articles import Article, Source
 
@@ -69,6 +68,8 @@ def shingles(text: str) -> set[bytes]:
 
 def _near_duplicates(articles: Sequence[Article], threshold: float) -> list[list[int]]:
     """Clusters (lists of indexes into ``articles``), in order of each cluster's first member."""
+    if len(articles) < 2:
+        return [[i] for i in range(len(articles))]
     parent = list(range(len(articles)))
 
     def root(i: int) -> int:
@@ -77,20 +78,33 @@ def _near_duplicates(articles: Sequence[Article], threshold: float) -> list[list
             i = parent[i]
         return i
 
-    sets = [shingles(f"{a.title}\n{a.text}") for a in articles]
-    usable = [i for i, s in enumerate(sets) if len(s) >= MIN_SHINGLES]
-    if len(usable) > 1:
-        lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        # crc32 (C) instead of the default sha1 wrapper: hashes only compared within one run.
-        hashes = MinHash.bulk([list(sets[i]) for i in usable], num_perm=NUM_PERM, hashfunc=crc32)
-        with lsh.insertion_session() as session:
-            for i, minhash in zip(usable, hashes, strict=True):
-                session.insert(i, minhash)
-        for i, minhash in zip(usable, hashes, strict=True):
-            for other in lsh.query(minhash):
-                a, b = root(i), root(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+    # datasketch pulls in numpy and scipy (~80 MB): only when there is something to compare.
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    kept: list[int] = []  # indexes of articles with enough text to compare
+
+    def shingled() -> Iterator[list[bytes]]:  # lazily: 10,000 shingle sets would be ~100 MB
+        for i, a in enumerate(articles):
+            words = shingles(f"{a.title}\n{a.text}")
+            if len(words) >= MIN_SHINGLES:
+                kept.append(i)
+                yield list(words)
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    hashes: list[Any] = []
+    # crc32 (C) instead of the default sha1 wrapper: hashes are only compared within one run.
+    with lsh.insertion_session() as session:
+        for n, minhash in enumerate(
+            MinHash.generator(shingled(), num_perm=NUM_PERM, hashfunc=crc32)
+        ):
+            lean = LeanMinHash(minhash)
+            session.insert(kept[n], lean)
+            hashes.append(lean)
+    for i, lean in zip(kept, hashes, strict=True):
+        for other in lsh.query(lean):
+            a, b = root(i), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
     clusters: dict[int, list[int]] = {}
     for i in range(len(articles)):
         clusters.setdefault(root(i), []).append(i)

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -175,7 +176,7 @@ class _Parser:
         if workers > 1 and feeds >= POOL_MIN_FEEDS:
             context = multiprocessing.get_context("forkserver")  # never fork a threaded process
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        self._futures: list[Future[ParsedFeed]] = []
+        self._futures: list[tuple[ParseJob, Future[ParsedFeed]]] = []
         self._jobs: list[ParseJob] = []
 
     def __enter__(self) -> _Parser:
@@ -189,11 +190,28 @@ class _Parser:
         if self._pool is None:
             self._jobs.append(job)
         else:
-            self._futures.append(self._pool.submit(parse_feed, job))
+            try:
+                self._futures.append((job, self._pool.submit(_parse_safely, job)))
+            except (BrokenProcessPool, RuntimeError) as e:
+                log.warning("parse workers unavailable (%s); parsing here", e)
+                self._jobs.append(job)
 
     def results(self) -> dict[str, ParsedFeed]:
-        parsed = [f.result() for f in self._futures] + [parse_feed(j) for j in self._jobs]
-        return {p.key: p for p in parsed}
+        parsed = {job.key: _parse_safely(job) for job in self._jobs}
+        for job, future in self._futures:
+            try:
+                parsed[job.key] = future.result()
+            except BrokenProcessPool:  # a worker died (out of memory, killed): parse here
+                parsed[job.key] = _parse_safely(job)
+        return parsed
+
+
+def _parse_safely(job: ParseJob) -> ParsedFeed:
+    try:
+        return parse_feed(job)
+    except Exception as e:  # a parser bug on hostile input must cost one feed, not the run
+        log.exception("parsing %s", job.key)
+        return ParsedFeed(job.key, error=f"the parser failed: {type(e).__name__}: {e}"[:300])
 
 
 def _outcome(
