@@ -112,7 +112,7 @@ def measure(config_path: Path, now: datetime, real: bool = True) -> dict[str, ob
     phases = Phases()
     log = logging.getLogger("newsletter")
     log.addHandler(phases)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG)
     warnings: list[str] = []
     start = time.perf_counter()
 

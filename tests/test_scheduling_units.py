@@ -189,29 +189,36 @@ def test_log_lines_are_one_line_text_or_json():
     assert " warning: seeds/x.md: skipped slot=2025-11-26T07:00:00+02:00" in text
 
 
-def test_status_reports_feed_health_when_feed_ingestion_has_a_feeds_table(project):
+def test_status_reports_feed_health_from_the_feeds_table(project):
     from newsletter import status
     from newsletter.config import load_config
+    from newsletter.feedstate import FeedRecord, save_feeds
 
     config = load_config(project / "newsletter.toml")
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
-    assert status.gather(config, now).feeds is None  # no feeds table: nothing to report
-    with state.connect(config.state_dir) as engine, engine.begin() as conn:
-        # The columns feed ingestion keeps (its own module and migration).
-        conn.exec_driver_sql(
-            "CREATE TABLE feeds (url TEXT PRIMARY KEY, name TEXT, last_status INTEGER, "
-            "last_error TEXT, consecutive_failures INTEGER, etag TEXT)"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO feeds VALUES ('https://ok.example/rss', 'OK Wire', 200, NULL, 0, 'x'),"
-            " ('https://gone.example/rss', 'Gone Daily', 404, '404 Not Found', 3, NULL)"
+    assert status.gather(config, now).feeds == []  # feed ingestion's table, nothing fetched yet
+    with state.connect(config.state_dir) as engine:
+        save_feeds(
+            engine,
+            [
+                FeedRecord("https://ok.example/rss", "OK Wire", last_status=200, etag="x"),
+                FeedRecord(
+                    "https://gone.example/rss",
+                    "Gone Daily",
+                    last_status=404,
+                    last_error="HTTP 404 Not Found",
+                    consecutive_failures=3,
+                ),
+            ],
         )
     report = status.gather(config, now)
     assert report.feeds is not None
     assert [f["name"] for f in report.feeds] == ["Gone Daily", "OK Wire"]  # broken first
-    assert report.feeds[0]["last_error"] == "404 Not Found"
+    assert report.feeds[0]["last_error"] == "HTTP 404 Not Found"
     assert "etag" not in report.feeds[0]
-    assert "Gone Daily  https://gone.example/rss  404  404 Not Found  3" in status.to_text(report)
+    assert "Gone Daily  https://gone.example/rss  False  404  HTTP 404 Not Found  3" in (
+        status.to_text(report)
+    )
 
 
 def test_a_failed_claim_that_wrote_nothing_gives_its_number_back(tmp_path, state_url):

@@ -41,7 +41,7 @@ def dedupe(articles: Sequence[Article], threshold: float = THRESHOLD) -> list[St
     groups = _same_article(articles)
     clusters = _near_duplicates([g[0] for g in groups], threshold)
     stories = [_story([a for i in members for a in groups[i]]) for members in clusters]
-    log.info("phase %s %.4f", "dedup", time.perf_counter() - start)
+    log.debug("phase %s %.4f", "dedup", time.perf_counter() - start)
     return stories
 
 

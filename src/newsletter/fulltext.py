@@ -22,7 +22,7 @@ def with_full_text(articles: Sequence[Article], fetcher: Fetcher) -> list[Articl
     full = {}
     for article, result in zip(targets, results, strict=True):
         if not result.ok or result.body is None:
-            log.info("full text of %s: %s; the teaser is kept", article.url, result.error)
+            log.debug("full text of %s: %s; the teaser is kept", article.url, result.error)
             continue
         text = extract(result.body, article.url)
         if text and len(text) > len(article.text):
@@ -43,6 +43,6 @@ def extract(page: bytes, url: str | None) -> str | None:
             deduplicate=True,
         )
     except Exception as e:  # trafilatura wraps lxml: any failure means "keep the teaser"
-        log.info("full text of %s: extraction failed: %s", url, e)
+        log.debug("full text of %s: extraction failed: %s", url, e)
         return None
     return text.strip() if text else None

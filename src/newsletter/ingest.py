@@ -64,7 +64,7 @@ def feed_location(config: Config, feed: FeedSettings) -> str:
 def _phase(name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
-    log.info("phase %s %.4f", name, time.perf_counter() - start)
+    log.debug("phase %s %.4f", name, time.perf_counter() - start)
 
 
 @dataclass(frozen=True)
