@@ -3,12 +3,14 @@ fails), Retry-After honoured, and disabled feeds left alone."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedserver import Route, serving
 from newsletter import state
 from newsletter.config import load_config
+from newsletter.fetch import FetchRequest, FetchResult, OnResult
 from newsletter.ingest import default_fetcher, feed_health, ingest_feeds
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
@@ -86,3 +88,30 @@ def test_retry_after_is_honoured_and_disabled_feeds_are_not_fetched(project: Pat
     assert "asked to retry after 2025-11-25 08:00 UTC" in warnings[1]
     assert health["Busy"].consecutive_failures == 2 and health["Busy"].last_status == 429
     assert health["Off"].health == "disabled"
+
+
+class CannedFetcher:
+    """A hand-written Fetcher that answers every request with the same feed and never reports
+    results as they arrive (the protocol's ``on_result`` is optional to honour)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.requests: list[FetchRequest] = []
+
+    def fetch_all(
+        self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
+    ) -> list[FetchResult]:
+        self.requests.extend(requests)
+        return [FetchResult(r, status=200, body=self.body, final_url=r.url) for r in requests]
+
+
+def test_any_fetcher_will_do_even_one_that_reports_only_at_the_end(project: Path) -> None:
+    tables = "".join(
+        f'[[feeds]]\nname = "F{i}"\nurl = "https://f{i}.example/rss"\n' for i in range(20)
+    )
+    config = load_config(configure(project, tables))
+    fetcher = CannedFetcher(rss(("Kyiv talks", "Text.", "https://x.example/1")))
+    with state.connect(config.state_dir) as engine:
+        articles = ingest_feeds(config, engine, fetcher, NOW, print)
+    assert len(fetcher.requests) == 20
+    assert [a.url for a in articles] == ["https://x.example/1"] * 20  # dedup happens later

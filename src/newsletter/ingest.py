@@ -95,14 +95,18 @@ def ingest_feeds(
         else:
             due.append((feed, record))
     with _Parser(len(due)) as parser:
+        submitted: set[int] = set()
 
         def arrived(index: int, result: FetchResult) -> None:
-            if result.ok:
+            if result.ok and index not in submitted:
+                submitted.add(index)
                 parser.submit(_job(config, due[index][0], result, now))
 
         with _phase("fetch"):
             results = fetcher.fetch_all([_request(config, f, r) for f, r in due], arrived)
         with _phase("parse"):
+            for index, result in enumerate(results):  # a fetcher may not report as it goes
+                arrived(index, result)
             parsed = parser.results()
     for (feed, record), result in zip(due, results, strict=True):
         outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
@@ -176,6 +180,7 @@ class _Parser:
         if workers > 1 and feeds >= POOL_MIN_FEEDS:
             context = multiprocessing.get_context("forkserver")  # never fork a threaded process
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool.submit(int)  # start the workers now, not inside the fetch's event loop
         self._futures: list[tuple[ParseJob, Future[ParsedFeed]]] = []
         self._jobs: list[ParseJob] = []
 
