@@ -115,3 +115,35 @@ def test_any_fetcher_will_do_even_one_that_reports_only_at_the_end(project: Path
         articles = ingest_feeds(config, engine, fetcher, NOW, print)
     assert len(fetcher.requests) == 20
     assert [a.url for a in articles] == ["https://x.example/1"] * 20  # dedup happens later
+
+
+def test_feed_state_round_trips_on_sqlite_and_postgresql(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    from newsletter.articles import Article
+    from newsletter.feedstate import (
+        FeedRecord,
+        load_feeds,
+        published_urls,
+        save_feeds,
+        store_articles,
+        stored_articles,
+    )
+
+    a = Article("feed:a", "A", "Text a.", "https://x.example/a", "X", NOW, "feed", ("no-date",))
+    b = Article("feed:b", "B", "Text b.", "https://x.example/b", "X", NOW, "feed")
+    with state.connect(tmp_path, state_url) as engine:
+        save_feeds(engine, [FeedRecord("https://x.example/rss", "X", etag='"1"')])
+        save_feeds(engine, [FeedRecord("https://x.example/rss", "X", etag='"2"', retired=True)])
+        assert store_articles(engine, [("https://x.example/rss", [a, b, a])], NOW) == {
+            "https://x.example/rss": 2
+        }
+        assert store_articles(engine, [("https://x.example/rss", [a])], NOW) == {}
+        (record,) = load_feeds(engine).values()
+        assert record.etag == '"2"' and record.retired
+        stored = stored_articles(engine, ["https://x.example/rss"], "N")
+        assert {s.id for s in stored} == {"feed:a", "feed:b"}
+        assert next(s for s in stored if s.id == "feed:a").flags == ("no-date",)
+        assert published_urls(
+            engine, {"feed:a"}, ["https://x.example/a", "https://x.example/b"]
+        ) == {"https://x.example/a"}

@@ -7,10 +7,10 @@ handful of times.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -50,6 +50,7 @@ feed_articles = sa.Table(
     sa.Column("flags", sa.String(100), nullable=False, default=""),
 )
 
+_T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) query
 
 
@@ -106,10 +107,22 @@ def load_feeds(engine: Engine, urls: Iterable[str] | None = None) -> dict[str, F
     return {row.url: _record(row) for row in rows}
 
 
+def _retrying(write: Callable[[], _T]) -> _T:
+    """Select-then-insert is atomic on SQLite (BEGIN IMMEDIATE); on a server database another
+    newsletter's run may insert the same row first: then look again, once."""
+    try:
+        return write()
+    except sa.exc.IntegrityError:
+        return write()
+
+
 def save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
     """Insert or update every record, in one transaction."""
-    if not records:
-        return
+    if records:
+        _retrying(lambda: _save_feeds(engine, records))
+
+
+def _save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
     values = [vars(r) for r in records]
     with engine.begin() as conn:
         existing = {
@@ -140,6 +153,15 @@ def store_articles(
             rows.setdefault(a.id, _row(feed_url, a, now))
     if not rows:
         return {}
+    new = _retrying(lambda: _insert_new(engine, rows))
+    counts: dict[str, int] = {}
+    for row in new:
+        key = str(row["feed_url"])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _insert_new(engine: Engine, rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
     with engine.begin() as conn:
         existing = {
             i
@@ -151,11 +173,7 @@ def store_articles(
         new = [row for key, row in rows.items() if key not in existing]
         if new:
             conn.execute(feed_articles.insert(), new)
-    counts: dict[str, int] = {}
-    for row in new:
-        key = str(row["feed_url"])
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    return new
 
 
 def _row(feed_url: str, a: Article, now: datetime) -> dict[str, object]:
