@@ -175,3 +175,15 @@ def test_bad_feed_config_is_one_line_naming_the_key(
         load_config(path)
     message = str(error.value)
     assert "\n" not in message and str(path) in message and expected in message
+
+
+def test_size_cap_applies_to_declared_and_decompressed_bodies() -> None:
+    with serving() as server:
+        server.routes["/declared"] = Route(b"<rss>" + b" " * 5000)
+        server.routes["/zip-bomb"] = Route(b"<rss>" + b"\0" * 3_000_000, gzip=True)
+        limits = FetchLimits(timeout=2, max_bytes=4000)
+        declared, bomb = HttpFetcher(limits).fetch_all(
+            [FetchRequest(server.url("/declared")), FetchRequest(server.url("/zip-bomb"))]
+        )
+    assert declared.error == "body of 5,005 bytes is over the 0.004 MB limit"
+    assert bomb.error == "body is over the 0.004 MB limit"  # ~3 KB on the wire, 3 MB unpacked
