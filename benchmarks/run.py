@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from newsletter.config import load_config  # noqa: E402
+from newsletter.digest import Digest, Item, Section  # noqa: E402
 from newsletter.pipeline import run  # noqa: E402
-from newsletter.sections import Digest, Item, Section, summarize  # noqa: E402
+from newsletter.summarizers import build_summarizer  # noqa: E402
 
 _VOCABULARY = (
     "Ukraine Kyiv Russia Kremlin Washington plan talks peace framework envoy Geneva allies Europe "
@@ -116,16 +117,17 @@ def measure(config_path: Path, now: datetime, real: bool = True) -> dict[str, ob
     warnings: list[str] = []
     start, cpu = time.perf_counter(), cpu_seconds()
 
+    config = load_config(config_path)
+    summarize = build_summarizer(config.summary, warnings.append) if real else trivial
+
     def timed_summarize(*args: Any) -> Any:
         begin = time.perf_counter()
         try:
-            return summarize(*args) if real else trivial(*args)
+            return summarize(*args)
         finally:
             phases.add("summarize", time.perf_counter() - begin)
 
-    result = run(
-        load_config(config_path), now=now, warn=warnings.append, summarizer=timed_summarize
-    )
+    result = run(config, now=now, warn=warnings.append, summarizer=timed_summarize)
     total = time.perf_counter() - start
     log.removeHandler(phases)
     return {
