@@ -172,15 +172,14 @@ def _job(config: Config, feed: FeedSettings, result: FetchResult, now: datetime)
 class _Parser:
     """With many feeds, parse in worker processes as each body arrives, while the rest are
     still on the wire (feedparser holds the GIL, so threads would not help); with few, parse
-    here once the fetch is over (never inside the event loop: it would stall the fetches)."""
+    here once the fetch is over (never inside the event loop: it would stall the fetches).
+    The pool starts with the first body (a run of 304s starts none); if it cannot start or
+    dies, the feeds are parsed here instead."""
 
     def __init__(self, feeds: int) -> None:
-        workers = min(os.cpu_count() or 1, feeds)
+        self._workers = min(os.cpu_count() or 1, feeds)
+        self._wanted = self._workers > 1 and feeds >= POOL_MIN_FEEDS
         self._pool: ProcessPoolExecutor | None = None
-        if workers > 1 and feeds >= POOL_MIN_FEEDS:
-            context = multiprocessing.get_context("forkserver")  # never fork a threaded process
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            self._pool.submit(int)  # start the workers now, not inside the fetch's event loop
         self._futures: list[tuple[ParseJob, Future[ParsedFeed]]] = []
         self._jobs: list[ParseJob] = []
 
@@ -192,14 +191,18 @@ class _Parser:
             self._pool.shutdown(cancel_futures=True)
 
     def submit(self, job: ParseJob) -> None:
-        if self._pool is None:
+        if self._wanted and self._pool is None:
+            context = multiprocessing.get_context("forkserver")  # never fork a threaded process
+            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+        if self._pool is None or not self._wanted:
             self._jobs.append(job)
-        else:
-            try:
-                self._futures.append((job, self._pool.submit(_parse_safely, job)))
-            except (BrokenProcessPool, RuntimeError) as e:
-                log.warning("parse workers unavailable (%s); parsing here", e)
-                self._jobs.append(job)
+            return
+        try:
+            self._futures.append((job, self._pool.submit(_parse_safely, job)))
+        except (BrokenProcessPool, RuntimeError) as e:
+            log.warning("parse workers unavailable (%s); parsing in this process", e)
+            self._wanted = False
+            self._jobs.append(job)
 
     def results(self) -> dict[str, ParsedFeed]:
         parsed = {job.key: _parse_safely(job) for job in self._jobs}
