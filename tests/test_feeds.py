@@ -250,10 +250,10 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
     # The issue is built from the good feeds (and the seed).
     assert first.status == "written", first.message
     data = issue(first)
-    ids = {a["id"] for a in data["articles"]}  # type: ignore[union-attr,index]
-    outlets = {a["outlet"] for a in data["articles"]}  # type: ignore[union-attr,index]
+    ids = {a["id"] for a in data["articles"]}
+    outlets = {a["outlet"] for a in data["articles"]}
     assert {"Wire A", "Wire B", "Wire C", "Local"} <= outlets
-    urls = {a["url"] for a in data["articles"]}  # type: ignore[union-attr,index]
+    urls = {a["url"] for a in data["articles"]}
     assert "http://a.example/rubio" in urls  # canonical: no utm_*, no trailing slash
     assert "http://l/2" not in urls  # excluded by the feed's "sport" pattern
 
@@ -267,16 +267,14 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
 
     # One story from three outlets: one item citing all three.
     story_items = [
-        i
-        for i in items_of(data)
-        if {s["outlet"] for s in i["sources"]} >= set(VARIANTS)  # type: ignore[index]
+        i for i in items_of(data) if {s["outlet"] for s in i["sources"]} >= set(VARIANTS)
     ]
     assert story_items, items_of(data)
-    cited = [i for i in items_of(data) for s in i["sources"] if "/story" in str(s["url"])]  # type: ignore[index]
+    cited = [i for i in items_of(data) for s in i["sources"] if "/story" in str(s["url"])]
     assert len(cited) == 3 * len(story_items)
 
     # No script, image or tracker from a feed reaches the email.
-    html = (first.path / "issue.html").read_text()  # type: ignore[operator]
+    html = (first.path / "issue.html").read_text()
     assert "tracker.example" not in html and "alert(1)" not in html
 
     # Second run, a day later: validators sent back, 304s parse nothing, nothing is repeated.
@@ -304,8 +302,8 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
     )
     third = run(config, now=NOW + timedelta(days=2), warn=warnings.append)
     again = issue(third)
-    assert [a["url"] for a in again["articles"]] == ["http://a.example/new"]  # type: ignore[union-attr,index]
-    assert not ids & {a["id"] for a in again["articles"]}  # type: ignore[union-attr,index]
+    assert [a["url"] for a in again["articles"]] == ["http://a.example/new"]
+    assert not ids & {a["id"] for a in again["articles"]}
 
     # The operator's view of feed health.
     shown = run_cli("feeds", "--json", cwd=project)
