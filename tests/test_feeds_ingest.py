@@ -147,3 +147,29 @@ def test_feed_state_round_trips_on_sqlite_and_postgresql(
         assert published_urls(
             engine, {"feed:a"}, ["https://x.example/a", "https://x.example/b"]
         ) == {"https://x.example/a"}
+
+
+def test_entries_older_than_max_age_are_left_out(project: Path) -> None:
+    def dated(title: str, day: str) -> str:
+        return (
+            f"<item><title>{title}</title><link>https://d.example/{title}</link>"
+            f"<description>Text.</description><pubDate>{day}</pubDate></item>"
+        )
+
+    feed = project / "archive.xml"
+    feed.write_text(
+        "<rss version='2.0'><channel><title>d</title>"
+        + dated("fresh", "Mon, 24 Nov 2025 10:00:00 GMT")
+        + dated("old", "Sat, 25 Oct 2025 10:00:00 GMT")
+        + "<item><title>undated</title><link>https://d.example/u</link></item>"
+        + "</channel></rss>"
+    )
+    path = configure(project, '[[feeds]]\nname = "D"\nurl = "archive.xml"')
+    titles = []
+    for max_age in ("", "max_age_days = 0\n"):
+        path.write_text(path.read_text().replace("[fetch]\n", f"[fetch]\n{max_age}"))
+        config = load_config(path)
+        with state.connect(config.state_dir) as engine:
+            found = ingest_feeds(config, engine, default_fetcher(config), NOW, print)
+        titles.append({a.title for a in found})
+    assert titles == [{"fresh", "undated"}, {"fresh", "old", "undated"}]

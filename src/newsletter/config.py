@@ -111,6 +111,7 @@ class FetchSettings(_Model):
     user_agent: Annotated[str, Field(min_length=1)] | None = None
     unhealthy_after: Annotated[int, Field(ge=1)] = 5
     full_text_max: Annotated[int, Field(ge=0)] = 20
+    max_age_days: Annotated[int, Field(ge=0)] = 7  # older entries are left out; 0: no limit
 
 
 class SectionSettings(_Model):

@@ -252,7 +252,8 @@ def _outcome(
         notes.append(f"moved permanently to {result.permanent_url}; now fetched from there")
     if parsed is None:  # 304 Not Modified: nothing to parse
         return _Outcome(healthy, warning="; ".join(notes) or None, reuse_stored=True)
-    articles = _filtered(feed, parsed.articles)
+    oldest = now - timedelta(days=config.fetch.max_age_days) if config.fetch.max_age_days else None
+    articles = _filtered(feed, parsed.articles, oldest)
     warning = "; ".join(notes) or None
     return _Outcome(healthy, tuple(articles), warning)
 
@@ -267,11 +268,17 @@ def _failed(config: Config, record: FeedRecord, reason: str, gone: bool) -> _Out
     return _Outcome(failed, warning=reason, reuse_stored=True)
 
 
-def _filtered(feed: FeedSettings, articles: Sequence[Article]) -> list[Article]:
+def _filtered(
+    feed: FeedSettings, articles: Sequence[Article], oldest: datetime | None
+) -> list[Article]:
+    """The feed's include/exclude patterns, and no entry older than ``oldest`` (a feed first
+    added with a year of archives must not fill the first issue with old news)."""
     include = _pattern(feed.include)
     exclude = _pattern(feed.exclude)
     kept = []
     for article in articles:
+        if oldest and article.published and article.published < oldest:
+            continue
         text = f"{article.title}\n{article.text}"
         if include and not include.search(text):
             continue
