@@ -126,3 +126,47 @@ def test_the_preview_command_listens_and_stops_cleanly(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         process.wait(10)
     assert process.returncode == 0
+
+
+def test_preview_shows_what_the_feeds_hold_now_and_records_nothing(tmp_path: Path) -> None:
+    import http.server
+
+    rss = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        b"<item><title>Kremlin restates terms</title><link>https://wire.example/k</link>"
+        b"<guid>k-1</guid><description>Kremlin spokesman Dmitry Peskov said Moscow demands "
+        b"that Kyiv withdraw from four provinces and renounce NATO membership before any "
+        b"peace deal on Ukraine.</description></item></channel></rss>"
+    )
+
+    class Feed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(rss)))
+            self.end_headers()
+            self.wfile.write(rss)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    feed_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=feed_server.serve_forever, daemon=True).start()
+    project = new_project(tmp_path / "project")
+    config = project / "newsletter.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[[feeds]]\nname = "Loopback Wire"\nurl = "http://127.0.0.1:{feed_server.server_port}/rss"\n',
+        encoding="utf-8",
+    )
+    try:
+        with_feeds = PreviewState(config, today=lambda: TODAY).current()
+        seeds_only = PreviewState(config, today=lambda: TODAY, fetcher_for=None).current()
+    finally:
+        feed_server.shutdown()
+        feed_server.server_close()
+    assert with_feeds.error is None, with_feeds.error
+    assert "Loopback Wire" in with_feeds.html and "https://wire.example/k" in with_feeds.html
+    assert "Loopback Wire" not in seeds_only.html
+    assert not (project / ".newsletter").exists()
+    assert not (project / "outbox").exists() or not any((project / "outbox").iterdir())

@@ -204,14 +204,19 @@ def check(config_path: Path) -> None:
 @main.command()
 @config_option
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0: any free).")
-def preview(config_path: Path, port: int) -> None:
-    """Serve today's issue, built in memory, at http://127.0.0.1:PORT; it rebuilds and the
-    page reloads when a template, a seed or the config changes. Nothing is written."""
+@click.option("--no-feeds", is_flag=True, help="Show the seeds only; fetch no feed.")
+def preview(config_path: Path, port: int, no_feeds: bool) -> None:
+    """Serve today's issue, built in memory from the seeds and feeds, at
+    http://127.0.0.1:PORT; it rebuilds and the page reloads when a template, a seed or the
+    config changes. Nothing is written and no state is recorded."""
     from newsletter.previewserver import PreviewState, make_server
 
     _load(config_path)
     try:
-        server = make_server(PreviewState(config_path), port)
+        state = (
+            PreviewState(config_path, fetcher_for=None) if no_feeds else PreviewState(config_path)
+        )
+        server = make_server(state, port)
     except OSError as e:
         click.echo(f"error: cannot listen on 127.0.0.1:{port}: {e.strerror}", err=True)
         sys.exit(EXIT_USAGE)

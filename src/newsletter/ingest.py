@@ -401,3 +401,23 @@ def _health(config: Config, feed: FeedSettings, record: FeedRecord) -> str:
     if record.unhealthy(config.fetch.unhealthy_after):
         return "unhealthy"
     return "failing" if record.consecutive_failures else "ok"
+
+
+def peek_feeds(config: Config, fetcher: Fetcher, now: datetime, warn: Warn) -> list[Article]:
+    """Every enabled feed's current articles, fetched and parsed but recorded nowhere: for the
+    preview, which must show what the sources hold now without touching the state database.
+    No validators are sent (a 304 would leave nothing to show)."""
+    enabled = [f for f in config.feeds if f.enabled]
+    if not enabled:
+        return []
+    records = [FeedRecord(f.url, f.name) for f in enabled]
+    requests = [_request(config, f, r) for f, r in zip(enabled, records, strict=True)]
+    results = fetcher.fetch_all(requests)
+    articles: list[Article] = []
+    for feed, record, result in zip(enabled, records, results, strict=True):
+        parsed = _parse_safely(_job(config, feed, result, now)) if result.ok else None
+        outcome = _outcome(config, feed, record, result, parsed, now)
+        if outcome.warning:
+            warn(f"feed {feed.name!r} ({feed.url}): {outcome.warning}")
+        articles.extend(outcome.articles)
+    return articles

@@ -10,8 +10,11 @@ import jinja2
 
 from newsletter.articles import Article, Source
 from newsletter.config import Config
+from newsletter.dedup import dedupe
 from newsletter.emailcheck import brand_contrast, html_findings
 from newsletter.errors import NewsletterError
+from newsletter.fetch import Fetcher
+from newsletter.ingest import peek_feeds
 from newsletter.issue import Issue
 from newsletter.linemarks import display_path
 from newsletter.pipeline import compose_issue, gather_articles
@@ -37,9 +40,17 @@ def render_in_memory(
     today: date,
     templates: Templates | None = None,
     warn: Callable[[str], None] = lambda _: None,
+    fetcher: Fetcher | None = None,
 ) -> RenderedIssue:
-    """Today's issue from the current sources, rendered but not written anywhere."""
+    """Today's issue from the current sources, rendered but not written anywhere.
+
+    With a ``fetcher``, the feeds are fetched too (nothing is recorded); without one, seeds only
+    (``newsletter check`` stays offline)."""
     articles = gather_articles(config, warn=warn)
+    if fetcher is not None:
+        now = datetime.now(UTC)
+        fresh = peek_feeds(config, fetcher, now, warn)
+        articles = [story.article for story in dedupe([*articles, *fresh])]
     slot = datetime.combine(today, time(0, 0), tzinfo=UTC)
     issue = compose_issue(config, articles, number=1, slot=slot)
     return render_issue(issue, config, templates or load_templates(config.templates_dir))

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
+from newsletter.fetch import Fetcher
+from newsletter.ingest import default_fetcher
 from newsletter.preview import render_in_memory
 from newsletter.skeleton import default_templates_dir
 
@@ -45,6 +47,8 @@ class PreviewState:
 
     config_path: Path
     today: Callable[[], date] = date.today
+    # How feeds are fetched for each rebuild; None shows the seeds only.
+    fetcher_for: Callable[[Config], Fetcher] | None = default_fetcher
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fingerprint: Fingerprint | None = None
     _config: Config | None = None
@@ -68,7 +72,10 @@ class PreviewState:
         warnings: list[str] = []
         try:
             self._config = load_config(self.config_path)
-            rendered = render_in_memory(self._config, self.today(), warn=warnings.append)
+            fetcher = self.fetcher_for(self._config) if self.fetcher_for else None
+            rendered = render_in_memory(
+                self._config, self.today(), warn=warnings.append, fetcher=fetcher
+            )
         except NewsletterError as e:
             return Build(version, error=str(e), warnings=tuple(warnings))
         if rendered.omitted_count:
