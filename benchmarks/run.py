@@ -1,63 +1,136 @@
-"""Benchmark: the real ingestion + pipeline over N feeds x M entries on a loopback server.
+"""Benchmark: the whole run at scale, stage by stage, against its floors and targets.
 
-    python benchmarks/run.py [--feeds 200] [--entries 50] [--latency 0.1] [--concurrency 16]
+    python benchmarks/run.py [--feeds 200] [--entries 50] [--latency 0.1] [--runs 1]
+    python benchmarks/run.py --scale            # 1,000, 10,000 and 50,000 entries
+    python benchmarks/run.py --feeds 4 --entries 5 --latency 0 --json   # the smoke test
 
-Generates the feeds, serves them from a separate process on 127.0.0.1 (so serving does not
-share our GIL) with the given latency per request and an ETag per feed, builds a temp project
-with the repository's default config and templates plus the feeds, runs the pipeline once
-(first run) and again the next day (every feed answers 304), and prints the phase times
-(fetch, parse, store from the ``newsletter.ingest`` log), the total and the peak RSS.
+Generates N feeds of M entries (a synthetic day built from the dev set's sentences: about 5%
+on the sections' topics, the rest unrelated news, and about one entry in eight a copy of a
+story another feed carries), serves them from a separate process on 127.0.0.1 with the given
+latency per request and an ETag per feed, builds a temp project (the repository's
+``newsletter.toml`` and templates plus the feeds, outbox and state in the temp folder) and, in
+a fresh process per measurement, runs the real ``pipeline.run`` twice: the first run and the
+next day's (every feed answers 304). Stage times come from the pipeline itself (a
+``Stopwatch`` passed to ``pipeline.run``); peak RSS is sampled for the measuring process and
+for it plus its children (the parse workers) together. The floors are measured in the same
+invocation on the same bytes: bare ``feedparser.parse`` over every body, one after another
+(parse floor), and latency x ceil(feeds / concurrency) (fetch floor).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
-import logging
+import math
+import os
 import random
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests"), str(REPO / "benchmarks")]
 
-from newsletter.config import load_config  # noqa: E402
-from newsletter.digest import Digest, Item, Section  # noqa: E402
-from newsletter.pipeline import run  # noqa: E402
-from newsletter.summarizers import build_summarizer  # noqa: E402
+NOW = datetime(2025, 11, 25, 7, tzinfo=UTC)
+DUPLICATE_SHARE = 0.12  # entries that are another feed's story, lightly re-edited
+ON_TOPIC = 0.05
+STAGES = ("fetch", "parse", "store", "dedup", "summarize", "render", "write", "record")
+SCALE = (1_000, 10_000, 50_000)  # entries, in feeds of 50
 
-_VOCABULARY = (
-    "Ukraine Kyiv Russia Kremlin Washington plan talks peace framework envoy Geneva allies Europe "
-    "security guarantees territory troops ceasefire minister president said officials told "
-    "reporters on Monday proposal draft sanctions energy grid attack drones missiles front city "
-    "region council vote parliament budget aid weapons delivery negotiators meeting summit"
-)
-WORDS = _VOCABULARY.split()
+# name -> (limit, how the figure is read); the figures are computed in ``verdicts``.
+TARGETS = {
+    "whole run, 10k entries / 200 feeds / 100 ms": "<= 10 s",
+    "peak RSS, main + parse workers": "<= 400 MB",
+    "all-304 re-run": "<= 1.5 s",
+    "fetch / latency floor": "<= 1.5x",
+    "parse / feedparser floor": "<= 1.3x",
+    "50k run / 10k run": "<= 6x",
+}
 
 
-def rss(feed: int, entries: int, rng: random.Random) -> bytes:
-    items = []
-    for e in range(entries):
-        text = " ".join(rng.choices(WORDS, k=rng.randint(60, 140))).capitalize() + "."
-        items.append(
-            f"<item><title>Feed {feed} story {e}: {' '.join(rng.choices(WORDS, k=6))}</title>"
-            f"<link>https://outlet{feed}.example/news/{e}?utm_source=rss</link>"
-            f"<guid>https://outlet{feed}.example/news/{e}</guid>"
-            f"<pubDate>Tue, 25 Nov 2025 {e % 24:02d}:00:00 GMT</pubDate>"
-            f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
+# --- the corpus ---------------------------------------------------------------------------
+
+
+def _vocabulary() -> tuple[list[str], list[str]]:
+    """On-topic sentences, and the words of the off-topic ones minus every section keyword."""
+    from bench_summarize import corpus as stories
+    from eval_summaries import load_devset
+
+    from newsletter.config import load_config
+
+    config = load_config(REPO / "newsletter.toml")
+    keywords = [*config.summary.topic_keywords, *(k for s in config.sections for k in s.keywords)]
+    banned = {w.lower() for k in keywords for w in k.split()}
+    dev = load_devset()
+    words = {
+        w.strip(".,;:\"'()")
+        for sentence, labels in dev.labels.items()
+        if "off-topic" in labels
+        for w in sentence.split()
+    }
+    off = sorted(w for w in words if w and w.lower().rstrip("s'") not in banned)
+    on = [a.text for a in stories(400, 1.0, seed=3)]
+    return on, off
+
+
+def corpus(feeds: int, entries: int, seed: int = 1) -> list[bytes]:
+    """One RSS document per feed; deterministic for a given size. About ON_TOPIC of the
+    stories recombine the dev set's on-topic sentences (so outlets overlap, as on a real news
+    day); the rest are unrelated news (random sentences over the off-topic articles' words,
+    one in ten naming Ukraine or Russia in passing); DUPLICATE_SHARE of the entries are
+    another feed's story under a new title, lightly re-edited."""
+    from bench_summarize import PASSING
+
+    rng = random.Random(seed)
+    on, off = _vocabulary()
+    pool: list[tuple[str, str]] = []
+    for _ in range(feeds * entries):
+        if rng.random() < ON_TOPIC:
+            text = rng.choice(on)
+        else:
+            sentences = [
+                " ".join(rng.choices(off, k=rng.randint(12, 28))).capitalize() + "."
+                for _ in range(rng.randint(4, 7))
+            ]
+            if rng.random() < 0.1:
+                sentences.insert(2, rng.choice(PASSING))
+            text = "\n".join(sentences)
+        pool.append((" ".join(text.split()[:9]).rstrip(".,"), text))
+    documents = []
+    for f in range(feeds):
+        items = []
+        for e in range(entries):
+            title, text = pool[f * entries + e]
+            if f and rng.random() < DUPLICATE_SHARE:  # another outlet's copy of a story
+                title, text = pool[rng.randrange(0, f * entries)]
+                title = f"{title} (update)"
+                text = text.replace(". ", ", officials said. ", 1)
+            published = NOW - timedelta(hours=1 + (e * 7 + f) % 40, minutes=e % 60)
+            body = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n"))
+            items.append(
+                f"<item><title>{html.escape(title)}</title>"
+                f"<link>https://outlet{f}.example/news/{e}?utm_source=rss</link>"
+                f"<guid>https://outlet{f}.example/news/{e}</guid>"
+                f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>"
+                f"<description>{html.escape(body)}</description></item>"
+            )
+        documents.append(
+            (
+                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Outlet {f}</title><link>https://outlet{f}.example/</link>"
+                f"{''.join(items)}</channel></rss>"
+            ).encode()
         )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Outlet {feed}</title><link>https://outlet{feed}.example/</link>"
-        f"{''.join(items)}</channel></rss>"
-    ).encode()
+    return documents
 
 
 def serve(folder: Path, latency: float) -> None:
@@ -73,120 +146,148 @@ def serve(folder: Path, latency: float) -> None:
     server.stop()
 
 
-class Phases(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: dict[str, float] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        words = record.getMessage().split()
-        if len(words) == 3 and words[0] == "phase":
-            self.add(words[1], float(words[2]))
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-
-
-def project(root: Path, base: str, feeds: int, concurrency: int) -> Path:
+def project(root: Path, base: str, feeds: int, concurrency: int | None) -> Path:
+    root.mkdir()
     shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "seeds").mkdir()
     lines = [f'[[feeds]]\nname = "Outlet {i}"\nurl = "{base}/f{i}.xml"\n' for i in range(feeds)]
-    lines.append(f"[fetch]\nconcurrency = {concurrency}\n")
+    if concurrency is not None:
+        lines.append(f"[fetch]\nconcurrency = {concurrency}\n")
     with (root / "newsletter.toml").open("a") as f:
         f.write("\n" + "\n".join(lines))
     return root / "newsletter.toml"
 
 
-def trivial(articles: Any, sections: Any, language: str) -> Digest:
-    """Each section: the first few articles' titles. Isolates everything but summarizing."""
-    chosen = [
-        Section(s.id, s.title, s.description, tuple(
-            Item(a.title, a.sources, 1.0) for a in articles[i * 4 : i * 4 + s.max_items]
-        ))
-        for i, s in enumerate(sections)
-    ]  # fmt: skip
-    return Digest((), tuple(chosen))
+# --- memory ---------------------------------------------------------------------------------
 
 
-def measure(config_path: Path, now: datetime, real: bool = True) -> dict[str, object]:
-    phases = Phases()
-    log = logging.getLogger("newsletter")
-    log.addHandler(phases)
-    log.setLevel(logging.DEBUG)
-    warnings: list[str] = []
-    start, cpu = time.perf_counter(), cpu_seconds()
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
-    config = load_config(config_path)
-    summarize = build_summarizer(config.summary, warnings.append) if real else trivial
 
-    def timed_summarize(*args: Any) -> Any:
-        begin = time.perf_counter()
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
         try:
-            return summarize(*args)
-        finally:
-            phases.add("summarize", time.perf_counter() - begin)
-
-    result = run(config, now=now, warn=warnings.append, summarizer=timed_summarize)
-    total = time.perf_counter() - start
-    log.removeHandler(phases)
-    return {
-        **{k: round(v, 2) for k, v in phases.seconds.items()},
-        "total": round(total, 2),
-        "cpu": round(cpu_seconds() - cpu, 2),
-        "status": result.status,
-        "warnings": len(warnings),
-    }
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
 
 
-def feedparser_alone(folder: Path) -> float:
-    """The parse floor for comparison: bare feedparser over the same bytes, one core."""
+class MemorySampler:
+    """Peak RSS of this process, and of it plus every descendant at the same moment,
+    sampled every 20 ms on a thread (RSS, not PSS: pages shared with the children count
+    twice, so the total errs high)."""
+
+    def __init__(self) -> None:
+        self.main = self.total = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        main = _rss_mb(me)
+        total = main + sum(_rss_mb(c) for c in _descendants(me))
+        self.main, self.total = max(self.main, main), max(self.total, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+
+# --- one measurement (in a fresh process) -----------------------------------------------------
+
+
+def measure(config_path: Path) -> dict[str, Any]:
+    """The first run and the all-304 re-run of the project at ``config_path``."""
+    import logging
+
+    from newsletter.config import load_config
+    from newsletter.pipeline import run
+    from newsletter.timings import Stopwatch
+
+    logging.getLogger("newsletter").setLevel(logging.WARNING)
+    figures: dict[str, Any] = {}
+    for name, now in (("first", NOW), ("again", NOW + timedelta(days=1))):
+        warnings: list[str] = []
+        watch = Stopwatch()
+        with MemorySampler() as memory:
+            start, cpu = time.perf_counter(), time.process_time()
+            config = load_config(config_path)
+            result = run(config, now=now, warn=warnings.append, timings=watch)
+            total = time.perf_counter() - start
+        figures[name] = {
+            **watch.seconds,
+            "total": total,
+            "cpu": time.process_time() - cpu,
+            "rss main": memory.main,
+            "rss total": memory.total,
+            "status": result.status,
+            "articles": result.articles_in,
+            "items": result.items_out,
+            "warnings": warnings,
+        }
+        figures["concurrency"] = config.fetch.concurrency
+    return figures
+
+
+def measure_in_child(config_path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", str(config_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def parse_floor(bodies: list[bytes]) -> float:
+    """Bare feedparser over the same bytes, one after another, in this process."""
     import feedparser
 
-    bodies = [path.read_bytes() for path in sorted(folder.iterdir())]
     start = time.perf_counter()
     for body in bodies:
         feedparser.parse(body, response_headers={"content-location": "http://x/"})
-    return round(time.perf_counter() - start, 2)
+    return time.perf_counter() - start
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(own / 1024, 1), round(children / 1024, 1)  # type: ignore[return-value]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--feeds", type=int, default=200)
-    parser.add_argument("--entries", type=int, default=50)
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument(
-        "--summarizer",
-        choices=("real", "trivial"),
-        default="real",
-        help="'trivial' takes titles as items: times everything but the summarizer",
-    )
-    parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "LATENCY"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), float(args.serve[1]))
-        return
-    rng = random.Random(1)
+def bench(
+    feeds: int, entries: int, latency: float, concurrency: int | None, runs: int
+) -> dict[str, Any]:
+    """Serve a corpus of ``feeds`` x ``entries`` and measure it ``runs`` times."""
+    bodies = corpus(feeds, entries)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "feeds").mkdir()
-        for i in range(args.feeds):
-            (root / "feeds" / f"f{i}.xml").write_bytes(rss(i, args.entries, rng))
+        for i, body in enumerate(bodies):
+            (root / "feeds" / f"f{i}.xml").write_bytes(body)
         child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(root / "feeds"), str(args.latency)],
+            [sys.executable, __file__, "--serve", str(root / "feeds"), str(latency)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -194,37 +295,171 @@ def main() -> None:
         try:
             assert child.stdout is not None
             base = child.stdout.readline().strip()
-            (root / "project").mkdir()
-            config = project(root / "project", base, args.feeds, args.concurrency)
-            now = datetime(2025, 11, 25, 7, tzinfo=UTC)
-            real = args.summarizer == "real"
-            first = measure(config, now, real)
-            again = measure(config, now + timedelta(days=1), real)
-            floor = feedparser_alone(root / "feeds")
+            measured = []
+            for n in range(runs):
+                config = project(root / f"project{n}", base, feeds, concurrency)
+                measured.append(measure_in_child(config))
         finally:
             assert child.stdin is not None
             child.stdin.close()
-            child.wait(timeout=10)
-    own, children = peak_rss_mb()
-    figures = {"first run": first, "all-304 re-run": again}
-    if args.json:
-        extra = {"feedparser_alone": floor, "peak_rss_mb": own, "peak_child_rss_mb": children}
-        print(json.dumps({**figures, **extra}))
-        return
-    print(
-        f"{args.feeds} feeds x {args.entries} entries, {args.latency * 1000:g} ms latency, "
-        f"{args.concurrency} concurrent, {args.summarizer} summarizer"
+            child.wait(timeout=30)
+    floors = [parse_floor(bodies) for _ in range(runs)]
+    used = measured[0]["concurrency"]
+    return {
+        "feeds": feeds,
+        "entries": entries,
+        "latency": latency,
+        "concurrency": used,
+        "bytes": sum(len(b) for b in bodies),
+        "runs": measured,
+        "parse floor": floors,
+        "fetch floor": latency * math.ceil(feeds / used),
+    }
+
+
+# --- verdicts and the tables ------------------------------------------------------------------
+
+
+def _spread(values: list[float], unit: str = "") -> str:
+    if not values:
+        return "-"
+    low, high = min(values), max(values)
+    if len(values) == 1 or f"{low:.2f}" == f"{high:.2f}":
+        return f"{low:.2f}{unit}"
+    return f"{low:.2f}-{high:.2f}{unit} (median {statistics.median(values):.2f})"
+
+
+def verdicts(main: dict[str, Any], scale: dict[int, dict[str, Any]] | None) -> list[list[str]]:
+    """One row per target: what, measured (spread over the runs), limit, PASS/FAIL."""
+    runs = main["runs"]
+    first = [r["first"] for r in runs]
+    again = [r["again"] for r in runs]
+    rows: list[list[str]] = []
+
+    def check(name: str, values: list[float], limit: float, unit: str) -> None:
+        ok = bool(values) and max(values) <= limit
+        rows.append([name, _spread(values, unit), TARGETS[name], "PASS" if ok else "FAIL"])
+
+    standard = (main["feeds"], main["entries"], main["latency"]) == (200, 50, 0.1)
+    if standard:
+        check("whole run, 10k entries / 200 feeds / 100 ms", [f["total"] for f in first], 10, " s")
+        check("peak RSS, main + parse workers", [f["rss total"] for f in first], 400, " MB")
+        check("all-304 re-run", [a["total"] for a in again], 1.5, " s")
+    if main["fetch floor"] > 0:
+        check(
+            "fetch / latency floor",
+            [f["fetch"] / main["fetch floor"] for f in first],
+            1.5,
+            "x",
+        )
+    floor = statistics.median(main["parse floor"])
+    if floor > 0 and all("parse" in f for f in first):
+        check("parse / feedparser floor", [f["parse"] / floor for f in first], 1.3, "x")
+    if scale and 10_000 in scale and 50_000 in scale:
+        ten = statistics.median(r["first"]["total"] for r in scale[10_000]["runs"])
+        fifty = [r["first"]["total"] / ten for r in scale[50_000]["runs"]]
+        check("50k run / 10k run", fifty, 6, "x")
+    return rows
+
+
+def stage_table(main: dict[str, Any]) -> list[str]:
+    runs = main["runs"]
+    lines = ["| stage | first run | all-304 re-run |", "|---|---|---|"]
+    names = [*STAGES, "parse wait", "parse cpu", "total", "cpu"]
+    for stage in names:
+        first = [r["first"][stage] for r in runs if stage in r["first"]]
+        again = [r["again"][stage] for r in runs if stage in r["again"]]
+        lines.append(f"| {stage} s | {_spread(first)} | {_spread(again)} |")
+    for key in ("rss main", "rss total"):
+        first = [r["first"][key] for r in runs]
+        again = [r["again"][key] for r in runs]
+        lines.append(f"| peak {key[4:]} MB | {_spread(first)} | {_spread(again)} |")
+    for key in ("status", "articles", "items"):
+        first_s = sorted({str(r["first"][key]) for r in runs})
+        again_s = sorted({str(r["again"][key]) for r in runs})
+        lines.append(f"| {key} | {', '.join(first_s)} | {', '.join(again_s)} |")
+    return lines
+
+
+def scale_table(scale: dict[int, dict[str, Any]]) -> list[str]:
+    lines = [
+        "| entries | feeds | first run s | per 1k entries s | all-304 s | peak RSS main MB"
+        " | peak RSS total MB | fetch floor s | parse floor s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, data in sorted(scale.items()):
+        first = [r["first"] for r in data["runs"]]
+        lines.append(
+            f"| {n:,} | {data['feeds']} | {_spread([f['total'] for f in first])} "
+            f"| {_spread([f['total'] / n * 1000 for f in first])} "
+            f"| {_spread([r['again']['total'] for r in data['runs']])} "
+            f"| {_spread([f['rss main'] for f in first])} "
+            f"| {_spread([f['rss total'] for f in first])} "
+            f"| {data['fetch floor']:.2f} | {_spread(data['parse floor'])} |"
+        )
+    return lines
+
+
+def report(main: dict[str, Any], scale: dict[int, dict[str, Any]] | None) -> str:
+    lines = [
+        f"{main['feeds']} feeds x {main['entries']} entries ({main['bytes'] / 1e6:.1f} MB), "
+        f"{main['latency'] * 1000:g} ms latency, {main['concurrency']} concurrent, "
+        f"{len(main['runs'])} run(s), {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        "",
+        *stage_table(main),
+        "",
+        f"fetch floor (latency x ceil(feeds / concurrency)): {main['fetch floor']:.2f} s; "
+        f"parse floor (bare feedparser.parse over the same bodies, one core): "
+        f"{_spread(main['parse floor'], ' s')}",
+    ]
+    if scale:
+        lines += ["", *scale_table(scale)]
+    lines += [
+        "",
+        "| target | measured | limit | verdict |",
+        "|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in verdicts(main, scale)),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--entries", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="default: newsletter.toml's [fetch]"
     )
-    columns = ("fetch", "parse", "store", "dedup", "summarize", "total", "cpu", "status")
-    print("| run | " + " | ".join(f"{c} s" if c != "status" else c for c in columns) + " |")
-    print("|---" * (len(columns) + 1) + "|")
-    for name, f in figures.items():
-        row = [f.get(k, "-") for k in columns]
-        print(f"| {name} | " + " | ".join(str(x) for x in row) + " |")
-    print(f"feedparser alone over the same bytes, one core: {floor} s")
-    print(f"peak RSS: {own} MB (this process), {children} MB (largest parse worker)")
-    print("parse = waiting for parses still running after the last fetch (parsing overlaps it);")
-    print("cpu = this process only (parse workers not included)")
+    parser.add_argument("--runs", type=int, default=1, help="measure this many times")
+    parser.add_argument(
+        "--scale", action="store_true", help="also 1,000, 10,000 and 50,000 entries"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "LATENCY"), help=argparse.SUPPRESS)
+    parser.add_argument("--measure", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), float(args.serve[1]))
+        return
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure))))
+        return
+    main_figures = bench(args.feeds, args.entries, args.latency, args.concurrency, args.runs)
+    scale = None
+    if args.scale:
+        scale = {}
+        for n in SCALE:
+            if (n // 50, 50) == (args.feeds, args.entries):
+                scale[n] = main_figures
+            else:
+                scale[n] = bench(n // 50, 50, args.latency, args.concurrency, args.runs)
+    if args.json:
+        print(json.dumps({"main": main_figures, "scale": scale, "verdicts": verdicts(
+            main_figures, scale)}))  # fmt: skip
+        return
+    print(report(main_figures, scale))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import run_cli
 from feedserver import FeedServer, Route, serving
-from newsletter.config import load_config
+from newsletter import feedstate, state
+from newsletter.config import Config, load_config
 from newsletter.pipeline import RunResult, run
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
@@ -229,6 +231,17 @@ def items_of(data: dict[str, object]) -> list[dict[str, object]]:
     return [*lead, *(i for s in sections for i in s["items"])]
 
 
+def considered(config: Config) -> dict[str, tuple[str | None, str | None]]:
+    """Feed articles recorded as published by a finished issue: id -> (outlet, url)."""
+    query = sa.select(
+        feedstate.feed_articles.c.id,
+        feedstate.feed_articles.c.outlet,
+        feedstate.feed_articles.c.url,
+    ).join(state.issue_articles, state.issue_articles.c.article_id == feedstate.feed_articles.c.id)
+    with state.connect(config.state_dir, config.state.url) as engine, engine.connect() as conn:
+        return {row.id: (row.outlet, row.url) for row in conn.execute(query)}
+
+
 def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> None:
     local = project / "local.xml"
     local.write_bytes(
@@ -250,12 +263,17 @@ def test_a_run_over_good_and_broken_feeds(project: Path, server: FeedServer) -> 
     # The issue is built from the good feeds (and the seed).
     assert first.status == "written", first.message
     data = issue(first)
-    ids = {a["id"] for a in data["articles"]}
-    outlets = {a["outlet"] for a in data["articles"]}
+    seen = considered(config)  # every feed article the run considered, recorded as published
+    ids = set(seen)
+    outlets = {outlet for outlet, _ in seen.values()}
     assert {"Wire A", "Wire B", "Wire C", "Local"} <= outlets
-    urls = {a["url"] for a in data["articles"]}
+    urls = {url for _, url in seen.values()}
     assert "http://a.example/rubio" in urls  # canonical: no utm_*, no trailing slash
     assert "http://l/2" not in urls  # excluded by the feed's "sport" pattern
+    # issue.json lists exactly the articles its items cite (not every one considered).
+    listed = {(a["title"], a["url"], a["outlet"]) for a in data["articles"]}
+    cited = {(s["title"], s["url"], s["outlet"]) for i in items_of(data) for s in i["sources"]}
+    assert listed == cited and len(listed) < len(seen)
 
     # Each broken feed: exactly one line naming it, its URL and the reason.
     for path, (_, reason) in BROKEN.items():

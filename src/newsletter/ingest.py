@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,9 +28,11 @@ from sqlalchemy.engine import Engine
 from newsletter import USER_AGENT, feedstate
 from newsletter.articles import Article
 from newsletter.config import Config, FeedSettings
-from newsletter.feeds import ParsedFeed, ParseJob, parse_feed
+from newsletter.feeds import ParsedFeed, ParseJob
 from newsletter.feedstate import FeedRecord
 from newsletter.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, HttpFetcher
+from newsletter.parsework import Parsed, parse_timed
+from newsletter.timings import NO_TIMINGS, Timings, timed
 
 Warn = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -60,13 +63,6 @@ def feed_location(config: Config, feed: FeedSettings) -> str:
     return Path(config.path(feed.url)).as_uri()
 
 
-@contextmanager
-def _phase(name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    log.debug("phase %s %.4f", name, time.perf_counter() - start)
-
-
 @dataclass(frozen=True)
 class _Outcome:
     """One feed's result this run: its new record, its articles, its one warning (if any)."""
@@ -78,9 +74,21 @@ class _Outcome:
 
 
 def ingest_feeds(
-    config: Config, engine: Engine, fetcher: Fetcher, now: datetime, warn: Warn
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher,
+    now: datetime,
+    warn: Warn,
+    timings: Timings = NO_TIMINGS,
+    signatures: dict[str, bytes | None] | None = None,
 ) -> list[Article]:
-    """Fetch, parse and store every enabled feed; return this run's candidate articles."""
+    """Fetch, parse and store every enabled feed; return this run's candidate articles.
+
+    Reports to ``timings``: "fetch" (all requests), "parse" (from the first body to the last
+    parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (summed over
+    the feeds, in whichever process parsed them) and "store". Parse workers also compute each
+    article's near-duplicate signature while the fetch goes on; they land in ``signatures``
+    (see ``dedup.dedupe``)."""
     enabled = [f for f in config.feeds if f.enabled]
     if not enabled:
         return []
@@ -94,7 +102,7 @@ def ingest_feeds(
             outcomes[feed.url] = _Outcome(record, warning=held, reuse_stored=True)
         else:
             due.append((feed, record))
-    with _Parser(len(due)) as parser:
+    with _Parser(len(due), signatures) as parser:
         submitted: set[int] = set()
 
         def arrived(index: int, result: FetchResult) -> None:
@@ -102,16 +110,19 @@ def ingest_feeds(
                 submitted.add(index)
                 parser.submit(_job(config, due[index][0], result, now))
 
-        with _phase("fetch"):
+        with timed(timings, "fetch"):
             results = fetcher.fetch_all([_request(config, f, r) for f, r in due], arrived)
-        with _phase("parse"):
+        with timed(timings, "parse wait"):
             for index, result in enumerate(results):  # a fetcher may not report as it goes
                 arrived(index, result)
             parsed = parser.results()
+        if parser.started is not None:
+            timings.add("parse", time.perf_counter() - parser.started)
+            timings.add("parse cpu", parser.seconds)
     for (feed, record), result in zip(due, results, strict=True):
         outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
     outcomes = _with_full_text(config, engine, fetcher, outcomes)
-    with _phase("store"):
+    with timed(timings, "store"):
         articles = _store(config, engine, outcomes, now)
     for feed in enabled:
         if outcomes[feed.url].warning:
@@ -173,53 +184,90 @@ class _Parser:
     """With many feeds, parse in worker processes as each body arrives, while the rest are
     still on the wire (feedparser holds the GIL, so threads would not help); with few, parse
     here once the fetch is over (never inside the event loop: it would stall the fetches).
-    The pool starts with the first body (a run of 304s starts none); if it cannot start or
-    dies, the feeds are parsed here instead."""
+    While the fetch goes on, one core is left to this process (its event loop handles every
+    response: starved of CPU, it stretches the fetch); once the fetch is over, this process
+    takes feeds still queued, from the back, until it meets the workers. The pool starts with
+    the first body (a run of 304s starts none), from a feeder thread so that starting it and
+    handing it bodies never stalls the event loop; if it cannot start or dies, the feeds are
+    parsed here instead."""
 
-    def __init__(self, feeds: int) -> None:
-        self._workers = min(os.cpu_count() or 1, feeds)
-        self._wanted = self._workers > 1 and feeds >= POOL_MIN_FEEDS
+    def __init__(self, feeds: int, signatures: dict[str, bytes | None] | None = None) -> None:
+        cores = os.cpu_count() or 1
+        self._workers = max(1, min(cores - 1, feeds))
+        self._wanted = cores > 1 and feeds >= POOL_MIN_FEEDS
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[tuple[ParseJob, Future[ParsedFeed]]] = []
+        self._futures: list[tuple[ParseJob, Future[Parsed]]] = []
+        self._signatures = signatures
         self._jobs: list[ParseJob] = []
+        self.started: float | None = None  # perf_counter() at the first body
+        self.seconds = 0.0  # parsing time summed over the feeds
+        self._queue: queue.SimpleQueue[ParseJob | None] = queue.SimpleQueue()
+        self._feeder: threading.Thread | None = None
 
     def __enter__(self) -> _Parser:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._stop_feeder()
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
     def submit(self, job: ParseJob) -> None:
-        if self._wanted and self._pool is None:
-            context = multiprocessing.get_context("forkserver")  # never fork a threaded process
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
-        if self._pool is None or not self._wanted:
+        """Called from the event loop: must not block."""
+        if self.started is None:
+            self.started = time.perf_counter()
+        if not self._wanted:
             self._jobs.append(job)
             return
-        try:
-            self._futures.append((job, self._pool.submit(_parse_safely, job)))
-        except (BrokenProcessPool, RuntimeError) as e:
-            log.warning("parse workers unavailable (%s); parsing in this process", e)
-            self._wanted = False
-            self._jobs.append(job)
+        if self._feeder is None:
+            self._feeder = threading.Thread(target=self._feed, name="parse-feeder", daemon=True)
+            self._feeder.start()
+        self._queue.put(job)
+
+    def _feed(self) -> None:
+        """The feeder thread: start the pool, then hand it each body as it comes."""
+        signed = self._signatures is not None
+        while (job := self._queue.get()) is not None:
+            try:
+                if self._pool is None:
+                    context = multiprocessing.get_context("forkserver")  # never fork threads
+                    self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+                self._futures.append((job, self._pool.submit(parse_timed, job, signed)))
+            except (BrokenProcessPool, RuntimeError, OSError) as e:
+                if self._wanted:
+                    log.warning("parse workers unavailable (%s); parsing in this process", e)
+                self._wanted = False
+                self._jobs.append(job)
+
+    def _stop_feeder(self) -> None:
+        if self._feeder is not None:
+            self._queue.put(None)
+            self._feeder.join()
+            self._feeder = None
 
     def results(self) -> dict[str, ParsedFeed]:
-        parsed = {job.key: _parse_safely(job) for job in self._jobs}
-        for job, future in self._futures:
+        self._stop_feeder()
+        parsed: dict[str, ParsedFeed] = {}
+        for job in self._jobs:  # in this process: dedup computes the signatures itself
+            parsed[job.key], seconds, _ = parse_timed(job)
+            self.seconds += seconds
+        queued = list(self._futures)
+        signed = self._signatures is not None
+        while queued and queued[-1][1].cancel():  # not started by a worker: parse it here
+            job, _ = queued.pop()
+            parsed[job.key], seconds, signatures = parse_timed(job, signed)
+            self.seconds += seconds
+            if self._signatures is not None:
+                self._signatures.update(signatures)
+        for job, future in queued:
             try:
-                parsed[job.key] = future.result()
+                parsed[job.key], seconds, signatures = future.result()
             except BrokenProcessPool:  # a worker died (out of memory, killed): parse here
-                parsed[job.key] = _parse_safely(job)
+                parsed[job.key], seconds, signatures = parse_timed(job)
+            self.seconds += seconds
+            if self._signatures is not None:
+                self._signatures.update(signatures)
         return parsed
-
-
-def _parse_safely(job: ParseJob) -> ParsedFeed:
-    try:
-        return parse_feed(job)
-    except Exception as e:  # a parser bug on hostile input must cost one feed, not the run
-        log.exception("parsing %s", job.key)
-        return ParsedFeed(job.key, error=f"the parser failed: {type(e).__name__}: {e}"[:300])
 
 
 def _outcome(

@@ -16,6 +16,7 @@ from newsletter import state
 from newsletter.articles import Article
 from newsletter.config import Config
 from newsletter.dedup import Story, dedupe
+from newsletter.digest import Digest
 from newsletter.errors import NewsletterError
 from newsletter.fetch import Fetcher
 from newsletter.ingest import default_fetcher, drop_published, ingest_feeds
@@ -26,6 +27,7 @@ from newsletter.render import RenderedIssue, Templates, load_templates, render_i
 from newsletter.sections import ExtractiveSummarizer
 from newsletter.seeds import read_seeds
 from newsletter.summarizers import Summarizer, build_summarizer
+from newsletter.timings import NO_TIMINGS, Timings, timed
 
 Warn = Callable[[str], None]
 # Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
@@ -65,12 +67,14 @@ def gather_articles(
     engine: Engine | None = None,
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
+    timings: Timings = NO_TIMINGS,
+    signatures: dict[str, bytes | None] | None = None,
 ) -> list[Article]:
     """Seeds, then feeds (feeds need the state database: their validators and health)."""
     articles = read_seeds(config.seeds_dir, warn)
     if engine is not None and now is not None and config.feeds:
         fetcher = fetcher or default_fetcher(config)
-        articles += ingest_feeds(config, engine, fetcher, now, warn)
+        articles += ingest_feeds(config, engine, fetcher, now, warn, timings, signatures)
     return articles
 
 
@@ -81,11 +85,23 @@ def gather_stories(
     now: datetime,
     warn: Warn,
     except_slot: str,
+    timings: Timings = NO_TIMINGS,
 ) -> list[Story]:
     """New articles only (not published before under any id or URL), one per story."""
     seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
-    articles = gather_articles(config, warn, engine=engine, fetcher=fetcher, now=now)
-    return dedupe(drop_published(engine, articles, seen))
+    signatures: dict[str, bytes | None] = {}  # near-duplicate signatures from parse workers
+    articles = gather_articles(
+        config,
+        warn,
+        engine=engine,
+        fetcher=fetcher,
+        now=now,
+        timings=timings,
+        signatures=signatures,
+    )
+    fresh = drop_published(engine, articles, seen)
+    with timed(timings, "dedup"):
+        return dedupe(fresh, known=signatures)
 
 
 def compose_issue(
@@ -95,7 +111,10 @@ def compose_issue(
     number: int,
     slot: datetime,
     summarizer: Summarizer | None = None,
+    duplicates: Sequence[Article] = (),
 ) -> Issue:
+    """The issue for ``articles``; it lists the articles its items cite (among ``articles``
+    and their ``duplicates``, the other outlets' copies merged into them)."""
     summarizer = summarizer or ExtractiveSummarizer(config.summary)
     digest = summarizer(articles, config.sections, config.newsletter.language)
     day = slot.date()
@@ -115,8 +134,16 @@ def compose_issue(
         subject=subject,
         lead=digest.lead,
         sections=digest.sections,
-        articles=tuple(articles),
+        articles=cited_articles(digest, [*articles, *duplicates]),
     )
+
+
+def cited_articles(digest: Digest, articles: Sequence[Article]) -> tuple[Article, ...]:
+    """The articles some item cites, in the order given, each once."""
+    cited = {s for item in digest.lead for s in item.sources}
+    cited |= {s for section in digest.sections for item in section.items for s in item.sources}
+    unique = {a.id: a for a in reversed(articles) if a.source in cited}
+    return tuple(a for a in articles if unique.get(a.id) is a)
 
 
 def issue_files(rendered: RenderedIssue, config: Config, now: datetime) -> dict[str, bytes]:
@@ -141,8 +168,10 @@ def run(
     summarizer: Summarizer | None = None,
     checkpoint: Checkpoint = _no_checkpoint,
     fetcher: Fetcher | None = None,
+    timings: Timings = NO_TIMINGS,
 ) -> RunResult:
-    """Build and write the issue for ``slot`` (default: today), exactly once."""
+    """Build and write the issue for ``slot`` (default: today), exactly once. Each stage's
+    wall time is reported to ``timings`` (see ``newsletter.timings``)."""
     slot = slot or slot_for(now, config)
     summarizer = summarizer or build_summarizer(config.summary, warn)
     templates = load_templates(config.templates_dir)  # fail on a broken template before claiming
@@ -187,6 +216,7 @@ def run(
                 templates,
                 checkpoint,
                 fetcher,
+                timings,
             )
         except BaseException as e:
             written = (config.outbox_dir / _folder_name(config, slot, claim.record)).exists()
@@ -207,6 +237,7 @@ def _build(
     templates: Templates,
     checkpoint: Checkpoint,
     fetcher: Fetcher | None = None,
+    timings: Timings = NO_TIMINGS,
 ) -> RunResult:
     record = claim.record
     outbox = config.outbox_dir
@@ -217,24 +248,38 @@ def _build(
         counts = _finish(engine, record, recovered, now, outbox / name)
         message = f"issue #{record.number} recovered: a run that died had written it"
         return RunResult("written", slot, record.number, outbox / name, message, *counts)
-    stories = gather_stories(config, engine, fetcher, now, warn, record.slot)
+    stories = gather_stories(config, engine, fetcher, now, warn, record.slot, timings)
     articles = [story.article for story in stories]
     checkpoint("gathered")
     if not articles and not allow_empty:
         reason = "nothing new since the last issue: every article was already published"
         state.release_issue(engine, record, "skipped", reason)
         return RunResult("nothing-new", slot, None, None, reason, 0, 0)
-    issue = compose_issue(config, articles, number=record.number, slot=slot, summarizer=summarizer)
+    with timed(timings, "summarize"):
+        duplicates = [a for story in stories for a in story.merged]
+        issue = compose_issue(
+            config,
+            articles,
+            number=record.number,
+            slot=slot,
+            summarizer=summarizer,
+            duplicates=duplicates,
+        )
     checkpoint("summarized")
-    rendered = render_issue(issue, config, templates)
+    with timed(timings, "render"):
+        rendered = render_issue(issue, config, templates)
     checkpoint("rendered")
     if rendered.omitted_count:
         warn(f"{rendered.omitted_count} items left out of the HTML to stay under Gmail's clip size")
-    files = issue_files(rendered, config, now)
-    path = write_issue(outbox, name, files, before_rename=lambda: checkpoint("staged"))
+    with timed(timings, "write"):
+        files = issue_files(rendered, config, now)
+        path = write_issue(outbox, name, files, before_rename=lambda: checkpoint("staged"))
     checkpoint("written")
-    merged = [i for story in stories for i in story.ids]  # duplicates count as published too
-    counts = _finish(engine, record, issue_json(issue), now, path, merged)
+    # issue.json lists the articles the issue cites; every article this run considered (and
+    # every duplicate merged into one) is recorded as published, so none comes back later.
+    considered = [i for story in stories for i in story.ids]
+    with timed(timings, "record"):
+        counts = _finish(engine, record, issue_json(issue), now, path, considered, len(articles))
     checkpoint("finished")
     message = f"issue #{record.number} written"
     return RunResult("written", slot, record.number, path, message, *counts)
@@ -268,9 +313,12 @@ def _finish(
     data: dict[str, object],
     now: datetime,
     path: Path | None = None,
-    merged_ids: Sequence[str] = (),
+    considered_ids: Sequence[str] = (),
+    articles_in: int | None = None,
 ) -> tuple[int, int]:
-    """Record the issue as done; returns (articles in, items out)."""
+    """Record the issue as done, with the articles it cites and those it considered as
+    published; returns (articles in, items out). A recovered issue (its run died after
+    writing it) knows only the articles its issue.json cites."""
     sections = data.get("sections")
     articles = data.get("articles")
     if not isinstance(sections, list) or not isinstance(articles, list):
@@ -284,9 +332,9 @@ def _finish(
         record,
         path=str(path) if path else "",
         subject=str(data.get("subject", "")),
-        article_ids=[str(a["id"]) for a in articles] + list(merged_ids),
-        articles_in=len(articles),
+        article_ids=[str(a["id"]) for a in articles] + list(considered_ids),
+        articles_in=len(articles) if articles_in is None else articles_in,
         items_out=items,
         now=now,
     )
-    return len(articles), items
+    return len(articles) if articles_in is None else articles_in, items
