@@ -85,8 +85,8 @@ def ingest_feeds(
     """Fetch, parse and store every enabled feed; return this run's candidate articles.
 
     Reports to ``timings``: "fetch" (all requests), "parse" (from the first body to the last
-    parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (summed over
-    the feeds, in whichever process parsed them) and "store". Parse workers also compute each
+    parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (CPU time
+    summed over the feeds, in whichever process parsed them) and "store". Parse workers also compute each
     article's near-duplicate signature while the fetch goes on; they land in ``signatures``
     (see ``dedup.dedupe``)."""
     enabled = [f for f in config.feeds if f.enabled]
@@ -200,7 +200,7 @@ class _Parser:
         self._signatures = signatures
         self._jobs: list[ParseJob] = []
         self.started: float | None = None  # perf_counter() at the first body
-        self.seconds = 0.0  # parsing time summed over the feeds
+        self.seconds = 0.0  # parsing CPU time summed over the feeds
         self._queue: queue.SimpleQueue[ParseJob | None] = queue.SimpleQueue()
         self._feeder: threading.Thread | None = None
 

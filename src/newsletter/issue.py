@@ -4,6 +4,7 @@ issue.json is read by other tools; its keys only ever grow. The contract:
 {"newsletter", "number", "date", "subject", "sections": [{"id", "title", "items": [{"text",
 "sources": [{"title", "url", "outlet", "published"}]}]}], "articles": [{"id", "title", "url",
 "outlet", "published", "origin"}]}; added since: "slot", "lead" (items, same shape).
+"articles" are the articles the items cite (before issue 8: every article gathered).
 """
 
 from __future__ import annotations
