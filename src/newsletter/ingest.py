@@ -31,7 +31,7 @@ from newsletter.config import Config, FeedSettings
 from newsletter.feeds import ParsedFeed, ParseJob
 from newsletter.feedstate import FeedRecord
 from newsletter.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, HttpFetcher
-from newsletter.parsework import Parsed, parse_timed
+from newsletter.parsework import Parsed, parse_safely, parse_timed
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
 Warn = Callable[[str], None]
@@ -86,9 +86,9 @@ def ingest_feeds(
 
     Reports to ``timings``: "fetch" (all requests), "parse" (from the first body to the last
     parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (CPU time
-    summed over the feeds, in whichever process parsed them) and "store". Parse workers also compute each
-    article's near-duplicate signature while the fetch goes on; they land in ``signatures``
-    (see ``dedup.dedupe``)."""
+    summed over the feeds, in whichever process parsed them) and "store". Parse workers also
+    compute each article's near-duplicate signature while the fetch goes on; they land in
+    ``signatures`` (see ``dedup.dedupe``)."""
     enabled = [f for f in config.feeds if f.enabled]
     if not enabled:
         return []
@@ -463,7 +463,7 @@ def peek_feeds(config: Config, fetcher: Fetcher, now: datetime, warn: Warn) -> l
     results = fetcher.fetch_all(requests)
     articles: list[Article] = []
     for feed, record, result in zip(enabled, records, results, strict=True):
-        parsed = _parse_safely(_job(config, feed, result, now)) if result.ok else None
+        parsed = parse_safely(_job(config, feed, result, now)) if result.ok else None
         outcome = _outcome(config, feed, record, result, parsed, now)
         if outcome.warning:
             warn(f"feed {feed.name!r} ({feed.url}): {outcome.warning}")
