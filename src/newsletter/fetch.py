@@ -234,12 +234,14 @@ class HttpFetcher:
 async def _drain(response: httpx.Response) -> None:
     """Read a small answer we do not use (a 304, an error page, a redirect) to its end, so the
     connection goes back to the pool for the next request instead of being closed (a new
-    connection costs a TCP handshake, a round trip). A large or unsized one is left: closing
-    is cheaper than reading it."""
+    connection costs a TCP handshake, a round trip). Only answers that declare at most
+    _DRAIN_MAX bytes (a 304 has no body by definition), read raw: never decompressed, never
+    more than declared. Anything else is left: closing is cheaper than reading it."""
     declared = response.headers.get("content-length", "")
     if response.status_code == 304 or (declared.isdigit() and int(declared) <= _DRAIN_MAX):
         with contextlib.suppress(httpx.HTTPError):
-            await response.aread()
+            async for _ in response.aiter_raw():
+                pass
 
 
 def read_local(request: FetchRequest, max_bytes: int) -> FetchResult:

@@ -233,7 +233,7 @@ class _Parser:
                     context = multiprocessing.get_context("forkserver")  # never fork threads
                     self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
                 self._futures.append((job, self._pool.submit(parse_timed, job, signed)))
-            except (BrokenProcessPool, RuntimeError, OSError) as e:
+            except Exception as e:  # no workers (no semaphores, no fork): parse here
                 if self._wanted:
                     log.warning("parse workers unavailable (%s); parsing in this process", e)
                 self._wanted = False
