@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from itertools import chain
 from typing import Any
 from zlib import crc32
 
@@ -75,13 +76,12 @@ def shingles(text: str) -> set[bytes]:
 
 
 def _shingle_hashes(text: str) -> list[int] | None:
-    """crc32 of each word 3-shingle (repeats included: they do not change a minimum), or None
-    when the text has too few distinct shingles to compare."""
+    """crc32 of each distinct word 3-shingle, or None when the text has too few to compare."""
     words = _WORD.findall(text.lower())
-    grams = [f"{a} {b} {c}".encode() for a, b, c in zip(words, words[1:], words[2:], strict=False)]
-    if len(grams) < MIN_SHINGLES or len(set(grams)) < MIN_SHINGLES:
+    grams = {f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)}
+    if len(grams) < MIN_SHINGLES:
         return None
-    return [crc32(g) for g in grams]
+    return [crc32(g.encode()) for g in grams]
 
 
 def article_text(article: Article) -> str:
@@ -118,12 +118,10 @@ def signatures(texts: Sequence[str]) -> list[bytes | None]:
             end += 1
         group = todo[begin:end]
         lengths = np.array([len(hashed[i] or ()) for i in group])
-        hv = np.fromiter(
-            (h for i in group for h in hashed[i] or ()), dtype=np.uint32, count=int(lengths.sum())
-        )
-        hv = _fmix32(hv)
+        hv = _fmix32(np.array(list(chain.from_iterable(hashed[i] or () for i in group)), np.uint32))
         with np.errstate(over="ignore"):
-            permuted = hv[:, None] * a + b  # wraps modulo 2**32, as datasketch's affine32
+            permuted = hv[:, None] * a  # wraps modulo 2**32, as datasketch's affine32
+            permuted += b
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         minima = np.minimum.reduceat(permuted, offsets, axis=0)
         for i, row in zip(group, minima, strict=True):
