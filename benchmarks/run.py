@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--feeds 200] [--entries 50] [--latency 0.1] [--runs 1]
     python benchmarks/run.py --scale            # 1,000, 10,000 and 50,000 entries
-    python benchmarks/run.py --feeds 4 --entries 5 --latency 0 --json   # the smoke test
+    python benchmarks/run.py --feeds 16 --entries 3 --latency 0 --json  # the smoke test
 
 Generates N feeds of M entries (a synthetic day built from the dev set's sentences: about 5%
 on the sections' topics, the rest unrelated news, and about one entry in eight a copy of a
