@@ -43,6 +43,7 @@ class FeedServer:
     def __init__(self, latency: float = 0.0) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
+        self.connections = 0  # TCP connections accepted
         self.latency = latency
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -82,6 +83,11 @@ class FeedServer:
             # As web servers do (nginx's tcp_nodelay is on by default): otherwise Nagle's
             # algorithm holds each body's last segment for the client's delayed ACK (~40 ms).
             disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

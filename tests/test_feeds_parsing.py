@@ -144,6 +144,19 @@ def test_fetcher_sends_an_honest_user_agent_and_decodes_gzip() -> None:
         assert "gzip" in seen.headers["accept-encoding"]
 
 
+def test_not_modified_answers_keep_the_connection_for_the_next_request() -> None:
+    with serving() as server:
+        for n in range(6):
+            server.routes[f"/f{n}"] = Route(b"<rss/>", etag=f'"{n}"')
+        server.routes["/missing-page"] = Route(b"gone", status=404)
+        requests = [FetchRequest(server.url(f"/f{n}"), etag=f'"{n}"') for n in range(6)]
+        requests.insert(3, FetchRequest(server.url("/missing-page")))
+        fetcher = HttpFetcher(FetchLimits(concurrency=1, timeout=5))
+        results = fetcher.fetch_all(requests)
+    assert [r.status for r in results] == [304, 304, 304, 404, 304, 304, 304]
+    assert server.connections == 1  # not one new TCP connection per 304 or error page
+
+
 def test_redirect_limit() -> None:
     with serving() as server:
         for i in range(8):
