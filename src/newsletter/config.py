@@ -102,7 +102,7 @@ class FeedSettings(_Model):
 
 
 class FetchSettings(_Model):
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 24
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
     timeout: Annotated[float, Field(gt=0, le=600)] = 20.0
     deadline: Annotated[float, Field(gt=0, le=3600)] = 60.0
     max_bytes: Annotated[int, Field(ge=1000)] = 10_000_000

@@ -33,7 +33,7 @@ _DRAIN_MAX = 65_536
 
 @dataclass(frozen=True)
 class FetchLimits:
-    concurrency: int = 24
+    concurrency: int = 16
     timeout: float = 20.0
     deadline: float = 60.0
     max_bytes: int = 10_000_000
