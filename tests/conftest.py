@@ -78,6 +78,18 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server for the whole test session (skips with the reason if unavailable)."""
+    from servers import redis_server, redis_unavailable
+
+    reason = redis_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with redis_server() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
     """The state database under test: the embedded SQLite file, then PostgreSQL.

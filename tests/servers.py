@@ -80,6 +80,38 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def redis_unavailable() -> str | None:
+    if shutil.which("redis-server") is None:
+        return "redis-server not found (Debian package 'redis-server'; .ci/run installs it)"
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        return "the redis client is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Start a throwaway Redis (no persistence) on 127.0.0.1; yield its redis:// URL."""
+    server = shutil.which("redis-server")
+    assert server
+    root = Path(tempfile.mkdtemp(prefix="nl-redis-"))
+    port = free_port()
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    process = subprocess.Popen(
+        [*command, "no", "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _wait_for(port: int, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
