@@ -105,6 +105,11 @@ def main(ctx: click.Context, log_format: LogFormat) -> None:
     "would; default: the latest [[schedule]] slot, or today without schedules.",
 )
 @click.option("--allow-empty", is_flag=True, help="Build an issue even when nothing is new.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Distributed mode ([queue] broker): enqueue the slot's work and return at once.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -113,10 +118,13 @@ def run(
     new_edition: bool,
     slot_text: str | None,
     allow_empty: bool,
+    no_wait: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
     config = _load(config_path)
     slot = _slot(config, day, slot_text)
+    if config.distributed:
+        sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
     bar = ctx.obj == "text" and sys.stderr.isatty()
     try:
         with progress(bar, config.newsletter.name) as advance:
@@ -158,6 +166,26 @@ def _slot(config: Config, day: datetime | None, slot_text: str | None) -> dateti
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.newsletter.zone)
     return moment.astimezone(config.newsletter.zone)
+
+
+def _run_distributed(
+    config: Config, slot: datetime | None, new_edition: bool, allow_empty: bool, wait: bool
+) -> int:
+    from newsletter.distributed.commands import run_command
+    from newsletter.runner import default_slot
+
+    now = _now()
+    return run_command(
+        config,
+        slot=slot or default_slot(config, now),
+        now=now,
+        allow_empty=allow_empty,
+        new_edition=new_edition,
+        send=False,
+        wait=wait,
+        echo=click.echo,
+        error=lambda line: click.echo(f"error: {line}", err=True),
+    )
 
 
 def _shown(path: Path) -> str:
@@ -354,3 +382,21 @@ def feeds(config_path: Path, as_json: bool) -> None:
         click.echo(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
         )
+
+
+@main.command()
+@config_option
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 512),
+    help="Tasks run at once (pool processes); default: the number of CPUs.",
+)
+@click.option("--loglevel", default="INFO", show_default=True, help="DEBUG, INFO, WARNING...")
+def worker(config_path: Path, concurrency: int | None, loglevel: str) -> None:
+    """Work for the distributed mode ([queue] broker): fetch feeds, build issues, send
+    batches. Run any number, on any number of machines; SIGTERM stops one cleanly."""
+    from newsletter.distributed.commands import worker_command
+
+    config = _load(config_path)
+    error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
+    sys.exit(worker_command(config, concurrency=concurrency, loglevel=loglevel, error=error))

@@ -163,6 +163,21 @@ class StateSettings(_Model):
     url: str | None = None
 
 
+class QueueSettings(_Model):
+    """``[queue]``: the distributed mode (Celery workers, Redis broker); see docs/scaling.md.
+
+    Without ``broker`` everything runs in one process, as always."""
+
+    broker: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None  # default: slug
+    # A task whose worker died is handed to another worker after this many seconds.
+    visibility_timeout: Annotated[int, Field(ge=2, le=86400)] = 600
+    send_batch: Annotated[int, Field(ge=1, le=10000)] = 200  # subscribers per send task
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 10
+    retry_backoff: Annotated[float, Field(gt=0, le=3600)] = 2.0  # seconds, doubled each try
+    wait_seconds: Annotated[int, Field(ge=1)] = 3600  # how long 'newsletter run' waits
+
+
 class TemplatesSettings(_Model):
     path: str = "templates"
 
@@ -281,6 +296,7 @@ class Config(_Model):
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()
     templates: TemplatesSettings = TemplatesSettings()
+    queue: QueueSettings = QueueSettings()
     brand: BrandSettings = BrandSettings()
     schedule: list[ScheduleSettings] = []
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -316,6 +332,24 @@ class Config(_Model):
                 raise ValueError(f"feeds[{i + 1}]: url {feed.url!r} is listed twice")
             seen.add(feed.url)
         return self
+
+    @model_validator(mode="after")
+    def _shared_state(self) -> Config:
+        if self.queue.broker and not (self.state.url or "").startswith("postgresql"):
+            raise ValueError(
+                "[queue] broker needs a database every worker shares: set [state] url = "
+                '"postgresql+psycopg://user@host/db"'
+            )
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        """True when ``[queue] broker`` is set: Celery workers do the work."""
+        return self.queue.broker is not None
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue.name or f"newsletter-{self.newsletter.folder_slug}"
 
     def path(self, relative: str) -> Path:
         return (self.root / relative).resolve()

@@ -134,6 +134,12 @@ def _migration_4(conn: Connection) -> None:
     deliveries.create(conn, checkfirst=True)
 
 
+def _migration_5(conn: Connection) -> None:
+    from newsletter.distributed.slotstate import migration_5  # the fleet's slot barrier
+
+    migration_5(conn)
+
+
 # Versioned migrations: MIGRATIONS[n] creates what version n adds. Never edit one that has
 # shipped; add the next. Each applied version is recorded, so versions developed in parallel
 # apply in any order.
@@ -142,6 +148,9 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _migration_2,
     3: _migration_3,
     4: _migration_4,
+
+
+    5: _migration_5,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

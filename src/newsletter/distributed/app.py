@@ -1,0 +1,157 @@
+"""The Celery app, built by a factory from the config: nothing is configured at import time.
+
+Delivery is at least once, by design: ``task_acks_late`` (a message is acknowledged only when
+its task has finished), ``task_reject_on_worker_lost`` (a pool process that dies puts its
+message back), ``worker_prefetch_multiplier = 1`` (a worker holds no more than it runs), and
+Redis's visibility timeout hands the unacknowledged messages of a worker killed outright to
+the others. Every task is idempotent (see work.py), so running one twice is harmless. A task
+that fails is retried with exponential backoff; when retries run out its "gave up" path
+records the failure so the slot is not held up forever. Messages are JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from celery import Celery, Task
+
+from newsletter.config import Config
+from newsletter.distributed import work as w
+
+log = logging.getLogger("newsletter.worker")
+
+FETCH = "newsletter.fetch_feed"
+BUILD = "newsletter.build_issue"
+SEND = "newsletter.send_issue"
+BATCH = "newsletter.send_batch"
+MAX_BACKOFF = 300.0
+
+
+def make_app(config: Config) -> Celery:
+    """A Celery app for ``config``'s broker and queue (no tasks: enough to enqueue)."""
+    if config.queue.broker is None:
+        raise ValueError("make_app needs [queue] broker")
+    queue = config.queue
+    app = Celery(f"newsletter-{config.newsletter.folder_slug}", set_as_current=False)
+    app.conf.update(
+        broker_url=queue.broker,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": queue.visibility_timeout,
+            # Look for messages of dead workers often enough to honour a short timeout.
+            "unacked_restore_interval": max(1, min(10, queue.visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        task_default_queue=config.queue_name,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+    )
+    return app
+
+
+def backoff(config: Config, retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: doubling, capped well under the
+    visibility timeout (a message held longer would be handed to another worker)."""
+    cap = min(MAX_BACKOFF, config.queue.visibility_timeout / 2)
+    return float(min(cap, config.queue.retry_backoff * 2**retries))
+
+
+class CeleryQueue:
+    """``work.Queue`` over Celery: each call publishes one JSON message to the queue."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self._app = app
+        self._queue = queue
+
+    def _send(self, name: str, *args: Any) -> None:
+        self._app.send_task(name, args=list(args), queue=self._queue)
+
+    def fetch(self, run_id: int, attempt: int, feed_url: str) -> None:
+        self._send(FETCH, run_id, attempt, feed_url)
+
+    def build(self, run_id: int, attempt: int) -> None:
+        self._send(BUILD, run_id, attempt)
+
+    def send(self, number: int) -> None:
+        self._send(SEND, number)
+
+    def batch(self, number: int, emails: Sequence[str]) -> None:
+        self._send(BATCH, number, list(emails))
+
+
+def worker_app(config: Config) -> tuple[Celery, w.Work]:
+    """The app a worker runs: ``make_app`` plus the four tasks, bound to a ``Work`` context."""
+    app = make_app(config)
+    context = w.Work(config, CeleryQueue(app, config.queue_name))
+    max_retries = config.queue.max_retries
+
+    def task(
+        name: str, gave_up: Callable[..., None] | None = None
+    ) -> Callable[[Callable[..., None]], Any]:
+        def register(body: Callable[..., None]) -> Any:
+            def run(self: Task, *args: Any) -> None:
+                try:
+                    body(context, *args)
+                except Exception as e:
+                    retries = int(self.request.retries or 0)
+                    reason = f"{type(e).__name__}: {e}"
+                    if retries >= max_retries:
+                        log.error(f"{name}{tuple(args)!r}: gave up after {retries} tries: {reason}")
+                        if gave_up is not None:
+                            gave_up(context, *args, reason)
+                        return
+                    delay = backoff(config, retries)
+                    level = logging.INFO if isinstance(e, w.NotYet) else logging.WARNING
+                    log.log(level, f"{name}: {reason}; retrying in {delay:g} s")
+                    raise self.retry(exc=e, countdown=delay, max_retries=max_retries) from e
+
+            return app.task(bind=True, name=name, acks_late=True)(run)
+
+        return register
+
+    task(FETCH, w.fetch_gave_up)(w.fetch_feed)
+    task(BUILD, w.build_gave_up)(w.build_issue)
+    task(SEND)(w.send_issue)
+    task(BATCH)(_send_batch)
+    return app, context
+
+
+def _send_batch(context: w.Work, number: int, emails: Sequence[str]) -> None:
+    outcome = w.send_batch(context, number, emails)
+    log.info(
+        f"issue #{number}: batch of {len(emails)}: sent {outcome.sent}, skipped "
+        f"{outcome.skipped}, failed {outcome.failed}"
+    )
+
+
+def node_name(config: Config) -> str:
+    return f"{config.newsletter.folder_slug}.{os.getpid()}@{socket.gethostname()}"
+
+
+def start_worker(config: Config, *, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a worker in the foreground until SIGTERM (warm shutdown) or SIGQUIT."""
+    app, _context = worker_app(config)
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={config.queue_name}",
+            f"--hostname={node_name(config)}",
+            f"--loglevel={loglevel}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )

@@ -1,0 +1,137 @@
+"""The distributed mode's side of the commands: ``run`` enqueues (and waits), ``worker`` works.
+
+The CLI calls these when ``[queue] broker`` is set and holds no logic of its own; they return
+the exit code (0 ok, 1 failed, 2 usage) and print through the callables they are given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from newsletter import state
+from newsletter.config import Config
+from newsletter.errors import NewsletterError
+
+Echo = Callable[[str], None]
+
+
+class BrokerError(NewsletterError):
+    """The broker cannot be reached."""
+
+
+def _broker_error(config: Config, e: Exception) -> BrokerError:
+    from newsletter.distributed.status import redacted
+
+    return BrokerError(
+        f"[queue] broker {redacted(config.queue.broker or '')}: cannot enqueue: {e}; "
+        "is Redis running there?"
+    )
+
+
+def run_command(
+    config: Config,
+    *,
+    slot: datetime,
+    now: datetime,
+    allow_empty: bool,
+    new_edition: bool,
+    send: bool,
+    wait: bool,
+    echo: Echo,
+    error: Echo,
+) -> int:
+    from kombu.exceptions import OperationalError
+
+    from newsletter.distributed.app import CeleryQueue, make_app
+    from newsletter.distributed.orchestrate import enqueue_slot, wait_for
+
+    if new_edition:
+        error(
+            "--new-edition is not available in the distributed mode ([queue] broker is set): "
+            "a slot has one issue there; build a second edition without [queue]"
+        )
+        return 2
+    app = make_app(config)
+    try:
+        with state.connect(config.state_dir, config.state.url) as engine:
+            try:
+                queued = enqueue_slot(
+                    config,
+                    engine,
+                    CeleryQueue(app, config.queue_name),
+                    slot,
+                    now=now,
+                    allow_empty=allow_empty,
+                    send=send,
+                )
+            except OperationalError as e:
+                raise _broker_error(config, e) from e
+            run = queued.run
+            if run.finished and run.result in ("written", "exists") and not queued.fresh:
+                echo(
+                    f"issue #{run.issue_number} for slot {slot.isoformat()} is already in "
+                    f"{run.issue_path}"
+                )
+                return 0
+            if not run.finished:
+                what = f"{queued.fetches} feed fetches" if queued.fetches else "the build"
+                echo(f"Slot {slot.isoformat()}: queued {what} on {config.queue_name}")
+                if not wait:
+                    return 0
+                found = wait_for(engine, run.id, timeout=config.queue.wait_seconds)
+                if found is None:
+                    error(
+                        f"slot {slot.isoformat()} is not finished after "
+                        f"{config.queue.wait_seconds} s; are workers running? "
+                        "('newsletter status' shows them)"
+                    )
+                    return 1
+                run = found
+    except NewsletterError as e:
+        error(str(e))
+        return 1
+    finally:
+        app.close()
+    return _report(run, echo, error)
+
+
+def _report(run: object, echo: Echo, error: Echo) -> int:
+    from newsletter.distributed.slotstate import SlotRun
+
+    assert isinstance(run, SlotRun)
+    if run.status == "failed":
+        error(run.message or "the build failed")
+        return 1
+    if run.result == "written" and run.issue_path:
+        echo(f"Issue #{run.issue_number} written to {_shown(Path(run.issue_path))}")
+    else:
+        echo(run.message or run.status)
+    return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def worker_command(config: Config, *, concurrency: int | None, loglevel: str, error: Echo) -> int:
+    if not config.distributed:
+        error(
+            'newsletter worker needs [queue] broker = "redis://..." and [state] url in '
+            "newsletter.toml (see docs/scaling.md); without them 'newsletter run' does everything"
+        )
+        return 2
+    from newsletter.distributed.app import start_worker
+
+    try:
+        state.open_engine(config.state_dir, config.state.url).dispose()  # migrate before forking
+    except NewsletterError as e:
+        error(str(e))
+        return 1
+    start_worker(config, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel)
+    return 0

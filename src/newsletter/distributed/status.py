@@ -1,0 +1,98 @@
+"""What the fleet looks like: the workers that answer a ping and the depth of the queue.
+
+Read-only and quick: a ping waits at most ``timeout`` seconds, the depth is Redis ``LLEN`` of
+the queue's lists (Celery's Redis transport keeps one list per queue, plus one per priority
+step) and ``HLEN`` of the messages handed out but not yet acknowledged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsletter.config import Config
+
+# Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
+_PRIORITY_SEP = "\x06\x16"
+_UNACKED = "unacked"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    broker: str  # password hidden
+    queue: str
+    workers: tuple[str, ...]  # node names that answered the ping
+    queued: int | None  # messages waiting; None when the broker cannot be reached
+    unacked: int | None  # messages taken by a worker and not yet acknowledged
+    error: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "broker": self.broker,
+            "queue": self.queue,
+            "workers": list(self.workers),
+            "queued": self.queued,
+            "in_progress": self.unacked,
+            "error": self.error,
+        }
+
+    def lines(self) -> list[str]:
+        head = f"Queue: {self.queue} on {self.broker}"
+        if self.error:
+            return [head, f"  broker unreachable: {self.error}"]
+        names = ", ".join(self.workers) or "none answered"
+        return [
+            head,
+            f"  waiting: {self.queued}, in progress: {self.unacked}",
+            f"  workers ({len(self.workers)}): {names}",
+        ]
+
+
+def redacted(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def queue_depth(broker: str, queue: str) -> tuple[int, int]:
+    """(waiting, handed out and unacknowledged) for ``queue`` on the Redis ``broker``."""
+    import redis
+
+    client = redis.Redis.from_url(broker, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        names = [queue, *(f"{queue}{_PRIORITY_SEP}{step}" for step in range(1, 10))]
+        waiting = sum(int(client.llen(name)) for name in names)
+        unacked = int(client.hlen(_UNACKED))
+        return waiting, unacked
+    finally:
+        client.close()
+
+
+def fleet(config: Config, *, timeout: float = 1.0) -> Fleet | None:
+    """The fleet of ``config``'s queue, or None in the embedded mode."""
+    broker = config.queue.broker
+    if broker is None:
+        return None
+    shown = redacted(broker)
+    try:
+        waiting, unacked = queue_depth(broker, config.queue_name)
+    except Exception as e:  # the broker is down: say so, the rest of status still shows
+        return Fleet(shown, config.queue_name, (), None, None, f"{type(e).__name__}: {e}")
+    return Fleet(shown, config.queue_name, ping(config, timeout), waiting, unacked)
+
+
+def ping(config: Config, timeout: float) -> tuple[str, ...]:
+    from newsletter.distributed.app import make_app
+
+    app = make_app(config)
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    finally:
+        app.close()
+    prefix = f"{config.newsletter.folder_slug}."
+    names = sorted(name for reply in replies for name in reply if name.startswith(prefix))
+    return tuple(names)
