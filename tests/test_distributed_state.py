@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from newsletter import state
 from newsletter.config import Config, load_config
 from newsletter.distributed import orchestrate, slotstate
@@ -176,3 +178,27 @@ def test_a_failed_fetch_does_not_hold_up_the_issue(project: Path, state_url: str
     assert queue.of("build") == [("build", run.id, 1)]
     assert slotstate.fetch_counts(engine, run.id) == {"failed": 1}
     work.close()
+
+
+def test_one_scheduler_lock_per_database_and_a_standby_takes_over(postgres_url: str) -> None:
+    from fleet import fresh_database
+    from newsletter.distributed.lock import AdvisoryLock, AdvisoryLockHeld
+
+    url = fresh_database(postgres_url)
+    first = AdvisoryLock(url, "host:1:first")
+    first.acquire()
+    first.renew()
+    second = AdvisoryLock(url, "host:2:second")
+    with pytest.raises(AdvisoryLockHeld, match=r"host:1:first from .* --standby"):
+        second.acquire()
+    stop = threading.Event()
+    took: list[bool] = []
+    standby = threading.Thread(target=lambda: took.append(second.wait(stop, poll=0.05)))
+    standby.start()
+    standby.join(0.3)
+    assert standby.is_alive()  # still waiting: the first holds the lock
+    first.release()
+    standby.join(5)
+    assert took == [True]
+    second.renew()
+    second.release()
