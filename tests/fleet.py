@@ -44,11 +44,24 @@ def make_distributed(project: Path, state_url: str, broker: str, extra: str = ""
 
 
 class Worker:
-    def __init__(self, project: Path, concurrency: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        project: Path,
+        concurrency: int,
+        env: dict[str, str] | None = None,
+        pool: str = "prefork",
+    ) -> None:
         self.log = project / f"worker-{uuid.uuid4().hex[:6]}.log"
         self._handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "worker", f"--concurrency={concurrency}"],
+            [
+                sys.executable,
+                "-m",
+                "newsletter",
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--pool={pool}",
+            ],
             cwd=project,
             env={**cli_env(), **(env or {})},
             stdout=self._handle,
@@ -83,8 +96,14 @@ class Worker:
 
 
 @contextmanager
-def workers(project: Path, count: int, concurrency: int = 2) -> Iterator[list[Worker]]:
-    started = [Worker(project, concurrency) for _ in range(count)]
+def workers(
+    project: Path,
+    count: int,
+    concurrency: int = 2,
+    env: dict[str, str] | None = None,
+    pool: str = "prefork",
+) -> Iterator[list[Worker]]:
+    started = [Worker(project, concurrency, env, pool) for _ in range(count)]
     try:
         for worker in started:
             worker.wait_ready()

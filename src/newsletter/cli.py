@@ -391,12 +391,22 @@ def feeds(config_path: Path, as_json: bool) -> None:
     type=click.IntRange(1, 512),
     help="Tasks run at once (pool processes); default: the number of CPUs.",
 )
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "threads"]),
+    default="prefork",
+    show_default=True,
+    help="Processes (CPU-bound work: parsing, rendering) or threads (mostly waiting on "
+    "the network: many fetches at once, cheaply).",
+)
 @click.option("--loglevel", default="INFO", show_default=True, help="DEBUG, INFO, WARNING...")
-def worker(config_path: Path, concurrency: int | None, loglevel: str) -> None:
+def worker(config_path: Path, concurrency: int | None, pool: str, loglevel: str) -> None:
     """Work for the distributed mode ([queue] broker): fetch feeds, build issues, send
     batches. Run any number, on any number of machines; SIGTERM stops one cleanly."""
     from newsletter.distributed.commands import worker_command
 
     config = _load(config_path)
     error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
-    sys.exit(worker_command(config, concurrency=concurrency, loglevel=loglevel, error=error))
+    sys.exit(
+        worker_command(config, concurrency=concurrency, pool=pool, loglevel=loglevel, error=error)
+    )

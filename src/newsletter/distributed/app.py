@@ -141,13 +141,16 @@ def node_name(config: Config) -> str:
     return f"{config.newsletter.folder_slug}.{os.getpid()}@{socket.gethostname()}"
 
 
-def start_worker(config: Config, *, concurrency: int, loglevel: str = "INFO") -> None:
+def start_worker(
+    config: Config, *, concurrency: int, pool: str = "prefork", loglevel: str = "INFO"
+) -> None:
     """Run a worker in the foreground until SIGTERM (warm shutdown) or SIGQUIT."""
     app, _context = worker_app(config)
     app.worker_main(
         [
             "worker",
             f"--concurrency={concurrency}",
+            f"--pool={pool}",
             f"--queues={config.queue_name}",
             f"--hostname={node_name(config)}",
             f"--loglevel={loglevel}",

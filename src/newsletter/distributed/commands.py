@@ -119,7 +119,9 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def worker_command(config: Config, *, concurrency: int | None, loglevel: str, error: Echo) -> int:
+def worker_command(
+    config: Config, *, concurrency: int | None, pool: str, loglevel: str, error: Echo
+) -> int:
     if not config.distributed:
         error(
             'newsletter worker needs [queue] broker = "redis://..." and [state] url in '
@@ -133,5 +135,6 @@ def worker_command(config: Config, *, concurrency: int | None, loglevel: str, er
     except NewsletterError as e:
         error(str(e))
         return 1
-    start_worker(config, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel)
+    count = concurrency or os.cpu_count() or 1
+    start_worker(config, concurrency=count, pool=pool, loglevel=loglevel)
     return 0
