@@ -15,7 +15,9 @@ from fleet import fresh_database, make_distributed, workers
 
 def issue_folders(project: Path) -> list[str]:
     outbox = project / "outbox"
-    return sorted(p.name for p in outbox.iterdir() if not p.name.startswith(".")) if outbox.is_dir() else []
+    if not outbox.is_dir():
+        return []
+    return sorted(p.name for p in outbox.iterdir() if not p.name.startswith("."))
 
 
 def rows(url: str, sql: str) -> list[tuple[object, ...]]:
