@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from conftest import cli_env, run_cli
-from fleet import fresh_database, make_distributed, workers
+from fleet import fresh_database, make_distributed, wait_until, workers
 
 
 def issue_folders(project: Path) -> list[str]:
@@ -53,3 +57,72 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     assert all("Issue #1" in out or "already in" in out for out, _ in outputs), outputs
     again = run_cli("run", cwd=project)
     assert again.returncode == 0 and "already in" in again.stdout, again.stdout + again.stderr
+
+
+def spawn(project: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    log = project / f"{'-'.join(a.strip('-') for a in args)}-{len(list(project.iterdir()))}.log"
+    handle = open(log, "wb")  # noqa: SIM115 - the child holds it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", *args],
+        cwd=project,
+        env=cli_env(),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    handle.close()
+    return process, log
+
+
+def slots(url: str) -> list[datetime]:
+    return [datetime.fromisoformat(str(r[0])) for r in rows(url, "SELECT slot FROM slot_runs")]
+
+
+def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    url = fresh_database(postgres_url)
+    make_distributed(project, url, redis_url)
+    config = project / "newsletter.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[[schedule]]\ncron = "*/2 * * * * *"\n\n[scheduler]\nskip_when_nothing_new = false\n',
+        encoding="utf-8",
+    )
+    with workers(project, 1):
+        first, _ = spawn(project, "schedule")
+        standby: subprocess.Popen[bytes] | None = None
+        try:
+            wait_until(lambda: len(slots(url)) >= 2, 30, "the first scheduler's slots")
+            second = run_cli("schedule", cwd=project, timeout=60)
+            assert second.returncode == 3, second.stdout + second.stderr
+            assert "holds this database's scheduler lock" in second.stderr
+            standby, standby_log = spawn(project, "schedule", "--standby")
+            wait_until(lambda: b"standby: waiting" in standby_log.read_bytes(), 30, "standby")
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+            killed = datetime.now(UTC)
+            wait_until(lambda: b"took over" in standby_log.read_bytes(), 5, "the takeover")
+            took_over = datetime.now(UTC)
+            wait_until(
+                lambda: sum(s > took_over for s in slots(url)) >= 2, 30, "the standby's slots"
+            )
+            os.killpg(standby.pid, signal.SIGTERM)
+            assert standby.wait(20) == 0
+            wait_until(
+                lambda: (
+                    rows(url, "SELECT count(*) FROM slot_runs WHERE status <> 'done'") == [(0,)]
+                ),
+                60,
+                "every slot's issue",
+            )
+        finally:
+            for process in (first, standby):
+                if process is not None and process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+    made = sorted(slots(url))
+    assert any(s < killed for s in made) and any(s > took_over for s in made)
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(made)}
+    assert gaps == {2.0}, made  # no slot lost across the takeover (and none twice: unique)
+    numbers = rows(url, "SELECT number FROM issues WHERE status = 'done' ORDER BY number")
+    assert [n for (n,) in numbers] == list(range(1, len(made) + 1))  # one issue per slot

@@ -259,7 +259,13 @@ def preview(config_path: Path, port: int, no_feeds: bool) -> None:
 
 @main.command()
 @config_option
-def schedule(config_path: Path) -> None:
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="Distributed mode ([queue] broker): wait while another scheduler holds the database's "
+    "scheduler lock, and take over when it stops or dies.",
+)
+def schedule(config_path: Path, standby: bool) -> None:
     """Run the scheduler in the foreground: one issue per [[schedule]] slot, until stopped.
 
     Stops cleanly on SIGTERM or SIGINT (exit 0). Refuses to start (exit 3) while another
@@ -272,10 +278,16 @@ def schedule(config_path: Path) -> None:
     if not config.schedule:
         log.error(f'{config_path}: no [[schedule]] table; add one, e.g. cron = "0 7 * * MON-FRI"')
         sys.exit(EXIT_USAGE)
+    if standby and not config.distributed:
+        log.error(f"{config_path}: --standby needs the distributed mode ([queue] broker)")
+        sys.exit(EXIT_USAGE)
     try:
         # Each issue written for a schedule with send = true goes straight to its subscribers.
         deliver = deliver_after_build(config, warn=_warn, inform=log.info, clock=_now)
-        code = serve(config, clock=_now, warn=_warn, deliver=deliver, checkpoint=_test_pause())
+        code = serve(
+            config, clock=_now, warn=_warn, deliver=deliver, checkpoint=_test_pause(),
+            standby=standby,
+        )
     except LockHeld as e:
         log.error(str(e))
         sys.exit(EXIT_LOCKED)

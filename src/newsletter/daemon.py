@@ -130,7 +130,9 @@ class Daemon:
         warn: Warn,
         deliver: Deliver | None,
         checkpoint: Checkpoint,
+        run_slot: Callable[..., object] = execute,
     ) -> None:
+        self._run_slot = run_slot  # the distributed mode enqueues instead (see distributed/)
         self._config = config
         self._engine = engine
         self._lock = lock
@@ -255,7 +257,7 @@ class Daemon:
         if self._stopping.is_set():
             return
         try:
-            execute(
+            self._run_slot(
                 self._config,
                 trigger=trigger,
                 clock=self._clock,
@@ -307,26 +309,53 @@ def serve(
     warn: Warn,
     deliver: Deliver | None = None,
     checkpoint: Checkpoint = lambda _stage: None,
+    standby: bool = False,
 ) -> int:
-    """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs."""
+    """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs
+    (a ``standby``, distributed mode only, waits for it instead)."""
     with _stop_signals_blocked():
-        return _serve(config, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint)
+        return _serve(
+            config, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint, standby=standby
+        )
 
 
 def _serve(
-    config: Config, *, clock: Clock, warn: Warn, deliver: Deliver | None, checkpoint: Checkpoint
+    config: Config,
+    *,
+    clock: Clock,
+    warn: Warn,
+    deliver: Deliver | None,
+    checkpoint: Checkpoint,
+    standby: bool,
 ) -> int:
     engine = state.open_engine(config.state_dir, config.state.url)
     try:
-        lock = LeaseLock(
-            engine,
-            state.owner_token(),
-            timedelta(seconds=config.scheduler.lease_seconds),
-            clock,
-        )
-        lock.acquire()
+        lock: SchedulerLock
+        run_slot: Callable[..., object] = execute
+        if config.distributed:
+            from newsletter.distributed.scheduling import enqueue_run, scheduler_lock
+
+            held = scheduler_lock(config, standby=standby)
+            if held is None:
+                return 0  # a standby stopped while it waited
+            lock, run_slot = held, enqueue_run
+        else:
+            lock = LeaseLock(
+                engine,
+                state.owner_token(),
+                timedelta(seconds=config.scheduler.lease_seconds),
+                clock,
+            )
+            lock.acquire()
         daemon = Daemon(
-            config, engine, lock, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint
+            config,
+            engine,
+            lock,
+            clock=clock,
+            warn=warn,
+            deliver=deliver,
+            checkpoint=checkpoint,
+            run_slot=run_slot,
         )
         return daemon.run()
     finally:

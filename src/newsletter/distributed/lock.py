@@ -16,17 +16,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from newsletter.errors import NewsletterError
+from newsletter.lease import LockHeld, LockLost
 
 SCHEDULER_LOCK = 0x6E6C5F73  # "nl_s": the advisory lock key of 'newsletter schedule'
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 
-class AdvisoryLockHeld(NewsletterError):
+class AdvisoryLockHeld(LockHeld):
     """Another scheduler holds the lock."""
 
 
-class AdvisoryLockLost(NewsletterError):
+class AdvisoryLockLost(LockLost):
     """Our session (and so our lock) is gone: stop scheduling."""
 
 
@@ -43,6 +43,10 @@ class AdvisoryLock:
         self._owner = owner
         self._key = key
         self._conn: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free, without waiting."""
+        return self._try()
 
     def _try(self) -> bool:
         conn = self._engine.connect()

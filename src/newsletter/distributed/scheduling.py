@@ -1,0 +1,113 @@
+"""``newsletter schedule`` in the distributed mode: the same daemon, another lock, and a slot
+run that only enqueues (workers build and send).
+
+- The lock is a PostgreSQL advisory lock (``lock.AdvisoryLock``): a second scheduler refuses
+  to start; ``--standby`` waits for it and takes over as soon as the holder's session ends.
+- A due slot is recorded in the run log as "queued" and planned and enqueued exactly like
+  ``newsletter run --no-wait``; planning is idempotent, so the slot a dying scheduler had just
+  enqueued and its successor's catch-up of the same slot make one issue.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime
+
+from newsletter import runlog, state
+from newsletter.config import Config
+from newsletter.distributed.lock import AdvisoryLock
+from newsletter.errors import NewsletterError
+from newsletter.logs import fields
+from newsletter.pipeline import Checkpoint, Warn
+from newsletter.runner import Clock, Deliver
+
+log = logging.getLogger("newsletter.schedule")
+QUEUED = "queued"
+_STOP = {signal.SIGTERM, signal.SIGINT}
+
+
+def scheduler_lock(config: Config, *, standby: bool, poll: float = 0.5) -> AdvisoryLock | None:
+    """The advisory lock, held; None when a standby was told to stop before it got it.
+
+    Called with SIGTERM/SIGINT blocked (the daemon receives them with sigwait), so a waiting
+    standby polls for them with ``sigtimedwait`` between tries."""
+    assert config.state.url is not None
+    lock = AdvisoryLock(config.state.url, state.owner_token())
+    if not standby:
+        lock.acquire()
+        return lock
+    log.info(f"standby: waiting for the scheduler lock ({lock.holder() or 'free'})")
+    while not lock.try_acquire():
+        if signal.sigtimedwait(_STOP, poll) is not None:
+            log.info("standby: stopped before taking over")
+            lock.release()
+            return None
+    log.info("standby: took over the scheduler lock")
+    return lock
+
+
+def enqueue_run(
+    config: Config,
+    *,
+    trigger: runlog.Trigger,
+    clock: Clock,
+    warn: Warn,
+    slot: datetime | None = None,
+    schedule: str | None = None,
+    allow_empty: bool = False,
+    new_edition: bool = False,
+    checkpoint: Checkpoint = lambda _stage: None,
+    deliver: Deliver | None = None,
+) -> None:
+    """The daemon's slot run in the distributed mode (``runner.execute``'s keywords)."""
+    from newsletter.distributed.app import CeleryQueue, make_app
+    from newsletter.distributed.orchestrate import enqueue_slot
+
+    assert slot is not None
+    send = any(
+        s.send and config.schedule_name(i) == schedule for i, s in enumerate(config.schedule)
+    )
+    app = make_app(config)
+    try:
+        with state.connect(config.state_dir, config.state.url) as engine:
+            run_id = runlog.start_run(
+                engine,
+                config.newsletter.name,
+                slot,
+                trigger=trigger,
+                schedule=schedule,
+                owner=state.owner_token(),
+                now=clock(),
+            )
+            try:
+                queued = enqueue_slot(
+                    config,
+                    engine,
+                    CeleryQueue(app, config.queue_name),
+                    slot,
+                    now=clock(),
+                    allow_empty=allow_empty,
+                    send=send,
+                )
+            except Exception as e:
+                reason = f"{type(e).__name__}: {e}"
+                runlog.finish_run(
+                    engine, run_id, runlog.Outcome(runlog.FAILED, error=reason), now=clock()
+                )
+                log.error(f"could not enqueue the slot: {reason}", extra=fields(slot=slot))
+                raise NewsletterError(reason) from e
+            runlog.finish_run(engine, run_id, runlog.Outcome(QUEUED), now=clock())
+    finally:
+        app.close()
+    log.info(
+        "slot queued",
+        extra=fields(
+            slot=slot,
+            schedule=schedule,
+            trigger=trigger,
+            fetches=queued.fetches,
+            build=queued.build,
+            status=queued.run.status,
+        ),
+    )
