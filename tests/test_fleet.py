@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,12 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
             for _ in range(3)
         ]
         outputs = [c.communicate(timeout=60) for c in commands]
+        shown = run_cli("status", "--json", cwd=project)
+        text = run_cli("status", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    fleet = json.loads(shown.stdout)["fleet"]
+    assert len(fleet["workers"]) == 2 and fleet["queued"] == 0, fleet  # both answered; drained
+    assert "workers (2): peace-plan-briefing." in text.stdout, text.stdout
     assert [c.returncode for c in commands] == [0, 0, 0], outputs
     assert len(issue_folders(project)) == 1
     assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]

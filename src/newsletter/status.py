@@ -52,12 +52,19 @@ class Status:
     runs: list[runlog.RunRecord]
     schedules: list[NextSlots]
     feeds: list[dict[str, Any]] | None  # None: no feeds table in this database
+    # Distributed mode ([queue] broker): workers that answered, queue depth (None: embedded).
+    fleet: dict[str, Any] | None = None
 
 
 def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3) -> Status:
     with state.connect(config.state_dir, config.state.url) as engine:
         with engine.connect() as conn:
             holder = current_holder(conn)
+        fleet = None
+        if config.distributed:
+            from newsletter.distributed.status import fleet_report
+
+            holder, fleet = fleet_report(config, now)
         stored = _stored_next(engine)
         return Status(
             newsletter=config.newsletter.name,
@@ -68,6 +75,7 @@ def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3)
                 _next_slots(config, i, now, upcoming, stored) for i in range(len(config.schedule))
             ],
             feeds=_feeds(engine),
+            fleet=fleet,
         )
 
 
@@ -165,6 +173,10 @@ def to_text(status: Status) -> str:
         lines += ["", "Feeds:"]
         for feed in status.feeds or [{"": "no feeds recorded"}]:
             lines.append("  " + "  ".join(str(v) for v in feed.values() if v is not None))
+    if status.fleet is not None:
+        from newsletter.distributed.status import fleet_lines
+
+        lines += ["", *fleet_lines(status.fleet)]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ still answers SIGTERM while it waits.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -109,7 +110,7 @@ class AdvisoryLock:
         self._engine.dispose()
 
     def holder(self) -> str | None:
-        """The owner token of the session holding the lock, if any."""
+        """Who holds the lock, for a message: owner token, address, since when."""
         with self._engine.connect() as conn:
             row = conn.execute(
                 sa.text(
@@ -123,3 +124,16 @@ class AdvisoryLock:
             return None
         since = f", since {row.backend_start:%Y-%m-%d %H:%M:%S %Z}" if row.backend_start else ""
         return f"{row.application_name or 'a session'} from {row.client_addr or 'local'}{since}"
+
+    def holder_session(self) -> tuple[str, datetime | None] | None:
+        """The holder's owner token and session start, if the lock is held."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT a.application_name, a.backend_start FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                    "AND l.granted AND l.objid = :k"
+                ),
+                {"k": self._key & 0xFFFFFFFF},
+            ).first()
+        return None if row is None else (str(row.application_name), row.backend_start)

@@ -8,8 +8,10 @@ step) and ``HLEN`` of the messages handed out but not yet acknowledged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from newsletter.config import Config
+from newsletter.lease import Holder
 
 # Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
 _PRIORITY_SEP = "\x06\x16"
@@ -35,16 +37,37 @@ class Fleet:
             "error": self.error,
         }
 
-    def lines(self) -> list[str]:
-        head = f"Queue: {self.queue} on {self.broker}"
-        if self.error:
-            return [head, f"  broker unreachable: {self.error}"]
-        names = ", ".join(self.workers) or "none answered"
-        return [
-            head,
-            f"  waiting: {self.queued}, in progress: {self.unacked}",
-            f"  workers ({len(self.workers)}): {names}",
-        ]
+
+def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str, object]]:
+    """For ``newsletter status``: the scheduler holding the advisory lock, and the fleet."""
+    from newsletter.distributed.lock import AdvisoryLock
+
+    assert config.state.url is not None
+    lock = AdvisoryLock(config.state.url, "newsletter-status")
+    try:
+        held = lock.holder_session()
+    finally:
+        lock.release()
+    holder = None
+    if held is not None:
+        owner, since = held
+        holder = Holder(owner, since or now, now + timedelta(minutes=1))
+    found = fleet(config)
+    assert found is not None
+    return holder, found.as_json()
+
+
+def fleet_lines(report: dict[str, object]) -> list[str]:
+    workers = report.get("workers") or []
+    assert isinstance(workers, list)
+    head = f"Queue: {report.get('queue')} on {report.get('broker')}"
+    if report.get("error"):
+        return [head, f"  broker unreachable: {report['error']}"]
+    return [
+        head,
+        f"  waiting: {report.get('queued')}, in progress: {report.get('in_progress')}",
+        f"  workers ({len(workers)}): {', '.join(map(str, workers)) or 'none answered'}",
+    ]
 
 
 def redacted(url: str) -> str:
