@@ -202,3 +202,18 @@ def test_one_scheduler_lock_per_database_and_a_standby_takes_over(postgres_url: 
     assert took == [True]
     second.renew()
     second.release()
+
+
+def test_queue_config_needs_a_shared_database_and_worker_needs_a_broker(project: Path) -> None:
+    from conftest import run_cli
+    from newsletter.errors import ConfigError
+
+    config = project / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + '\n[queue]\nbroker = "redis://127.0.0.1:1/0"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[queue\] broker needs a database every worker"):
+        load_config(config)
+    config.write_text(text, encoding="utf-8")
+    assert not load_config(config).distributed  # the embedded default: no [queue], no server
+    worker = run_cli("worker", cwd=project)
+    assert worker.returncode == 2 and "needs [queue] broker" in worker.stderr
