@@ -16,6 +16,9 @@ import sqlalchemy as sa
 
 from conftest import cli_env, run_cli
 from fleet import fresh_database, make_distributed, wait_until, workers
+from newsletter import pipeline
+from newsletter.config import load_config
+from smtp_server import SmtpServer
 
 
 def issue_folders(project: Path) -> list[str]:
@@ -133,3 +136,55 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
     assert gaps == {3.0}, made  # no slot lost across the takeover (and none twice: unique)
     numbers = rows(url, "SELECT number FROM issues WHERE status = 'done' ORDER BY number")
     assert [n for (n,) in numbers] == list(range(1, len(made) + 1))  # one issue per slot
+
+
+SUBSCRIBERS = 2000
+SECRET = {"NEWSLETTER_UNSUBSCRIBE_SECRET": "fleet-test-secret-0123456789"}
+
+
+def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    url = fresh_database(postgres_url)
+    smtp = SmtpServer().start()
+    make_distributed(project, url, redis_url, extra="send_batch = 100")
+    config = project / "newsletter.toml"
+    text = config.read_text(encoding="utf-8").replace(
+        "[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1
+    )
+    text += f'\n[delivery]\nrate = 1000\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+    config.write_text(text + 'security = "none"\n', encoding="utf-8")
+    emails = [f"reader{i}@example.org" for i in range(SUBSCRIBERS)]
+    (project / "subscribers.csv").write_text(
+        "email,name\n" + "".join(f"{e},Reader {i}\n" for i, e in enumerate(emails))
+    )
+    built = pipeline.run(load_config(config), now=datetime.now(UTC), warn=lambda _: None)
+    assert built.status == "written"
+
+    smtp.handler.hold_after = SUBSCRIBERS // 2  # every sender stops, mid-transaction, here
+    try:
+        with workers(project, 2, env=SECRET) as (first, _second):
+            command = subprocess.Popen(
+                [sys.executable, "-m", "newsletter", "send"],
+                cwd=project,
+                env={**cli_env(), **SECRET},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert smtp.handler.held.wait(90), "the senders never reached the halfway mark"
+            # Every sender now waits at MAIL FROM with a claimed message. Let the messages the
+            # server had already accepted be recorded (SMTP's one ambiguous instant is between
+            # the server's 250 and that record: a kill there re-sends that message, by design).
+            sent = "SELECT count(*) FROM deliveries WHERE status = 'sent'"
+            wait_until(lambda: rows(url, sent) == [(smtp.handler.count(),)], 30, "the records")
+            first.kill()  # killed with a claimed message on the wire, not yet accepted
+            smtp.handler.release.set()
+            out, err = command.communicate(timeout=120)
+    finally:
+        smtp.stop()
+    assert command.returncode == 0, out + err
+    counts = smtp.handler.per_recipient()
+    assert sorted(counts) == sorted(emails)  # everyone got a message...
+    assert set(counts.values()) == {1}  # ...exactly one
+    assert f"sent {SUBSCRIBERS}, failed 0" in out

@@ -285,7 +285,11 @@ def schedule(config_path: Path, standby: bool) -> None:
         # Each issue written for a schedule with send = true goes straight to its subscribers.
         deliver = deliver_after_build(config, warn=_warn, inform=log.info, clock=_now)
         code = serve(
-            config, clock=_now, warn=_warn, deliver=deliver, checkpoint=_test_pause(),
+            config,
+            clock=_now,
+            warn=_warn,
+            deliver=deliver,
+            checkpoint=_test_pause(),
             standby=standby,
         )
     except LockHeld as e:
@@ -331,12 +335,24 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
     is_flag=True,
     help="Also try again the addresses the server refused permanently (5xx) in an earlier run.",
 )
-def send(config_path: Path, issue: str | None, dry_run: bool, retry_refused: bool) -> None:
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Distributed mode ([queue] broker): enqueue the batches and return at once.",
+)
+def send(
+    config_path: Path, issue: str | None, dry_run: bool, retry_refused: bool, no_wait: bool
+) -> None:
     """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
     subscriber who has not been sent it yet, one personalized message each."""
     from newsletter.delivery import deliver_issue, find_issue
 
     config = _load(config_path)
+    if config.distributed and not dry_run and not retry_refused:
+        from newsletter.distributed.commands import send_command
+
+        error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
+        sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
     try:
         folder = find_issue(config, issue)
         report = deliver_issue(

@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -134,8 +134,12 @@ def deliver_issue(
     transport: TransportFactory = smtp_transport,
     pacing: Pacing = Pacing(),
     environ: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
 ) -> DeliveryReport:
     """Send the issue in ``issue_folder`` to every subscriber not yet sent it (see module doc).
+
+    ``only`` (lowercased addresses) narrows it to those subscribers: a distributed worker
+    sends one batch of the list this way.
 
     ``now`` is when the run starts; each message's Date and the ledger's timestamps advance
     from it by the elapsed monotonic time. Raises DeliveryError (one line) when nothing can be
@@ -148,6 +152,9 @@ def deliver_issue(
     templates = load_templates(config.templates_dir)
     known = [s.id for s in config.sections]
     subscribers = read_subscribers(config.subscribers_file, known, warn)
+    if only is not None:
+        wanted = set(only)
+        subscribers = [s for s in subscribers if s.key in wanted]
     if issue.newsletter != config.newsletter.name:
         warn(
             f"{issue_folder}: issue.json is for {issue.newsletter!r}, the config for "

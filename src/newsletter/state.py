@@ -148,8 +148,6 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _migration_2,
     3: _migration_3,
     4: _migration_4,
-
-
     5: _migration_5,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

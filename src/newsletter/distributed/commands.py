@@ -98,6 +98,53 @@ def run_command(
     return _report(run, echo, error)
 
 
+def send_command(config: Config, *, issue: str | None, wait: bool, echo: Echo, error: Echo) -> int:
+    """Enqueue sending an issue in batches; wait until every subscriber's delivery ended."""
+    import time
+
+    from kombu.exceptions import OperationalError
+
+    from newsletter import ledger
+    from newsletter.delivery import find_issue, load_issue
+    from newsletter.distributed.app import CeleryQueue, make_app
+    from newsletter.distributed.stages import subscriber_keys
+
+    app = make_app(config)
+    try:
+        folder = find_issue(config, issue)
+        number = load_issue(folder).number
+        total = len(subscriber_keys(config))
+        try:
+            CeleryQueue(app, config.queue_name).send(number)
+        except OperationalError as e:
+            raise _broker_error(config, e) from e
+        echo(f"Issue #{number}: queued sending to {total} subscribers on {config.queue_name}")
+        if not wait:
+            return 0
+        deadline = time.monotonic() + config.queue.wait_seconds
+        with state.connect(config.state_dir, config.state.url) as engine:
+            while True:
+                counts = ledger.counts(engine, config.newsletter.name, number)
+                ended = counts.get("sent", 0) + counts.get("failed", 0)
+                if ended >= total:
+                    break
+                if time.monotonic() > deadline:
+                    error(f"issue #{number}: {ended} of {total} deliveries ended; still waiting")
+                    return 1
+                time.sleep(0.25)
+    except NewsletterError as e:
+        error(str(e))
+        return 1
+    finally:
+        app.close()
+    line = f"Issue #{number}: sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}"
+    if counts.get("failed"):
+        error(line + " ('newsletter send' again retries the temporary failures)")
+        return 1
+    echo(line)
+    return 0
+
+
 def _report(run: object, echo: Echo, error: Echo) -> int:
     from newsletter.distributed.slotstate import SlotRun
 

@@ -29,8 +29,28 @@ def stored_feed_options(config: Config) -> dict[str, Any]:
 
 
 def subscriber_keys(config: Config) -> list[str]:
-    raise NotImplementedError("delivery is not part of this build")
+    """Every subscriber's key (lowercased address), in the list's order."""
+    import logging
+
+    from newsletter.subscribers import read_subscribers
+
+    warn = logging.getLogger("newsletter.worker").warning
+    known = [s.id for s in config.sections]
+    return [s.key for s in read_subscribers(config.subscribers_file, known, warn)]
 
 
 def send_some(config: Config, number: int, emails: Sequence[str], now: datetime) -> BatchOutcome:
-    raise NotImplementedError("delivery is not part of this build")
+    """Deliver issue ``number`` to these subscribers, through delivery's per-subscriber claims."""
+    import logging
+
+    from newsletter.delivery import deliver_issue, find_issue
+    from newsletter.distributed.work import BatchOutcome
+
+    warn = logging.getLogger("newsletter.worker").warning
+    folder = find_issue(config, str(number))
+    report = deliver_issue(config, folder, now=now, warn=warn, only=frozenset(emails))
+    for failure in report.failed:
+        warn(f"issue #{number}: {failure.email}: {failure.reason}")
+    return BatchOutcome(
+        sent=report.sent, skipped=report.skipped, busy=report.busy, failed=len(report.failed)
+    )
