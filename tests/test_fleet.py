@@ -188,3 +188,25 @@ def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
     assert sorted(counts) == sorted(emails)  # everyone got a message...
     assert set(counts.values()) == {1}  # ...exactly one
     assert f"sent {SUBSCRIBERS}, failed 0" in out
+
+
+def test_a_worker_killed_while_building_loses_nothing_another_finishes_the_issue(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    url = fresh_database(postgres_url)
+    make_distributed(project, url, redis_url)
+    pause = {"NEWSLETTER_TEST_PAUSE_AT": "rendered"}  # runner.PAUSE_ENV: stop dead there
+    with workers(project, 1, env=pause) as (builder,):
+        queued = run_cli("run", "--no-wait", cwd=project)
+        assert queued.returncode == 0, queued.stderr
+        wait_until(lambda: b"paused at rendered" in builder.log.read_bytes(), 60, "the build")
+        assert rows(url, "SELECT status FROM issues") == [("building",)]
+        with workers(project, 1):
+            builder.kill()  # the build's message was not acknowledged: Redis hands it on
+            wait_until(
+                lambda: rows(url, "SELECT status FROM slot_runs") == [("done",)], 60, "rebuild"
+            )
+    assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]
+    assert len(issue_folders(project)) == 1
+    again = run_cli("run", cwd=project)
+    assert again.returncode == 0 and "already in" in again.stdout

@@ -182,6 +182,7 @@ def build_issue(work: Work, run_id: int, attempt: int) -> None:
         warn=log.warning,
         slot=slot_time(config, run.slot),
         allow_empty=run.allow_empty,
+        checkpoint=test_pause(),
         **build_options(config),
     )
     if result.status == "busy":
@@ -218,6 +219,15 @@ def build_options(config: Config) -> dict[str, Any]:
     from newsletter.distributed.stages import stored_feed_options
 
     return stored_feed_options(config)
+
+
+def test_pause() -> Callable[[str], None]:
+    """Test-only, as for the CLI (runner.PAUSE_ENV): stop a build dead at a named stage so a
+    test can SIGKILL the worker running it."""
+    from newsletter.runner import PAUSE_ENV, pause_at
+
+    spec = os.environ.get(PAUSE_ENV)
+    return pause_at(spec) if spec else (lambda _stage: None)
 
 
 def build_gave_up(work: Work, run_id: int, attempt: int, error: str) -> None:
