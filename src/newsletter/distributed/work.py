@@ -21,7 +21,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
@@ -182,7 +181,7 @@ def build_issue(work: Work, run_id: int, attempt: int) -> None:
         warn=log.warning,
         slot=slot_time(config, run.slot),
         allow_empty=run.allow_empty,
-        checkpoint=test_pause(),
+        checkpoint=pause_for_tests(),
         **build_options(config),
     )
     if result.status == "busy":
@@ -221,7 +220,7 @@ def build_options(config: Config) -> dict[str, Any]:
     return stored_feed_options(config)
 
 
-def test_pause() -> Callable[[str], None]:
+def pause_for_tests() -> Callable[[str], None]:
     """Test-only, as for the CLI (runner.PAUSE_ENV): stop a build dead at a named stage so a
     test can SIGKILL the worker running it."""
     from newsletter.runner import PAUSE_ENV, pause_at
@@ -253,7 +252,3 @@ def send_batch(work: Work, number: int, emails: Sequence[str]) -> BatchOutcome:
     if outcome.busy:
         raise NotYet(f"issue #{number}: {outcome.busy} subscribers are being sent elsewhere")
     return outcome
-
-
-def issue_folder(config: Config, path: str | None) -> Path | None:
-    return Path(path) if path else None
