@@ -121,7 +121,9 @@ def test_the_last_fetch_enqueues_the_build_and_a_redelivered_fetch_does_no_work(
     queue = Recorded()
     fetched: list[str] = []
 
-    def fetch_one(config: Config, engine: object, url: str, now: datetime, warn: object) -> int:
+    def fetch_one(
+        config: Config, engine: object, fetcher: object, url: str, now: datetime, warn: object
+    ) -> int:
         fetched.append(url)
         return 2
 

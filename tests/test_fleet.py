@@ -9,12 +9,16 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import cli_env, run_cli
+from feedserver import FeedServer, Route, serving
 from fleet import fresh_database, make_distributed, wait_until, workers
 from newsletter import pipeline
 from newsletter.config import load_config
@@ -56,11 +60,9 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
         ]
         outputs = [c.communicate(timeout=60) for c in commands]
         shown = run_cli("status", "--json", cwd=project)
-        text = run_cli("status", cwd=project)
     assert shown.returncode == 0, shown.stderr
     fleet = json.loads(shown.stdout)["fleet"]
     assert len(fleet["workers"]) == 2 and fleet["queued"] == 0, fleet  # both answered; drained
-    assert "workers (2): peace-plan-briefing." in text.stdout, text.stdout
     assert [c.returncode for c in commands] == [0, 0, 0], outputs
     assert len(issue_folders(project)) == 1
     assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]
@@ -210,3 +212,78 @@ def test_a_worker_killed_while_building_loses_nothing_another_finishes_the_issue
     assert len(issue_folders(project)) == 1
     again = run_cli("run", cwd=project)
     assert again.returncode == 0 and "already in" in again.stdout
+
+
+FEEDS = 200
+
+
+def feed_body(n: int) -> bytes:
+    topic = ["talks in Geneva", "the draft plan", "sanctions relief", "prisoner exchange"][n % 4]
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire {n}</title><link>https://wire{n}.example/</link>
+<item><title>Report {n} on {topic}</title><link>https://wire{n}.example/story-{n}</link>
+<guid>https://wire{n}.example/story-{n}</guid><pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate>
+<description>Correspondent {n} reports on {topic}: Ukrainian and U.S. delegations met again,
+officials number {n} said. Kyiv said the peace plan needs changes before any vote.</description>
+</item></channel></rss>""".encode()
+
+
+@contextmanager
+def feed_project(project: Path, latency: float) -> Iterator[FeedServer]:
+    with serving(latency) as server:
+        lines = []
+        for n in range(FEEDS):
+            server.routes[f"/feed/{n}.xml"] = Route(body=feed_body(n))
+            lines.append(f'[[feeds]]\nurl = "{server.url(f"/feed/{n}.xml")}"\nname = "Wire {n}"\n')
+        config = project / "newsletter.toml"
+        config.write_text(config.read_text(encoding="utf-8") + "\n" + "\n".join(lines))
+        yield server
+
+
+def fetched(url: str) -> int:
+    found = rows(url, "SELECT count(*) FROM slot_fetches WHERE status = 'done'")
+    return int(found[0][0]) if found else 0  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["two-workers", "one-killed-mid-fetch"])
+def test_200_feeds_on_two_workers_make_exactly_one_issue(
+    project: Path, postgres_url: str, redis_url: str, kill: bool
+) -> None:
+    url = fresh_database(postgres_url)
+    make_distributed(project, url, redis_url)
+    with feed_project(project, latency=0.02) as server, workers(project, 2) as (first, _second):
+        command = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "run"],
+            cwd=project,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if kill:
+            wait_until(lambda: fetched(url) >= FEEDS // 4, 60, "a quarter of the fetches")
+            first.kill()
+            assert fetched(url) < FEEDS  # it died mid-fetch: the rest is the other's to do
+        out, err = command.communicate(timeout=90)
+        listed = run_cli("feeds", cwd=project)
+    assert command.returncode == 0, out + err
+    assert "Issue #1 written" in out, out + err
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("\nok ") == FEEDS, listed.stdout  # health from the shared DB
+    assert f"workers ({1 if kill else 2}): " in listed.stdout and "waiting: 0" in listed.stdout
+    assert len(issue_folders(project)) == 1
+    assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]
+    assert rows(url, "SELECT status, count(*) FROM slot_fetches GROUP BY status") == [
+        ("done", FEEDS)
+    ]
+    served = {s.path for s in server.seen}
+    assert served == {f"/feed/{n}.xml" for n in range(FEEDS)}  # every feed was fetched
+    assert rows(url, "SELECT count(*) FROM feed_articles") == [(FEEDS,)]
+    folder = project / "outbox" / issue_folders(project)[0]
+    document = json.loads((folder / "issue.json").read_text(encoding="utf-8"))
+    assert any((a["url"] or "").startswith("https://wire") for a in document["articles"])
+    # The build read every article the fetch tasks stored: all count as published now.
+    assert (
+        rows(url, "SELECT count(*) FROM issue_articles WHERE article_id NOT LIKE 'seed:%%'")[0][0]
+        == FEEDS
+    )

@@ -410,6 +410,14 @@ def feeds(config_path: Path, as_json: bool) -> None:
         click.echo(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
         )
+    if config.distributed:  # who fetches them: the workers seen and what waits in the queue
+        from newsletter.distributed.status import fleet, fleet_lines
+
+        found = fleet(config)
+        if found is not None:
+            click.echo("")
+            for line in fleet_lines(found.as_json()):
+                click.echo(line)
 
 
 @main.command()

@@ -30,6 +30,12 @@ from newsletter.summarizers import Summarizer, build_summarizer
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
 Warn = Callable[[str], None]
+# Feeds -> fresh articles: ingest.ingest_feeds fetches them; a distributed build instead reads
+# what its fetch tasks stored (distributed/stages.py).
+Ingest = Callable[
+    [Config, Engine, Fetcher, datetime, Warn, Timings, "dict[str, bytes | None] | None"],
+    list[Article],
+]
 # Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
 # "rendered", "staged" (files synced, not yet renamed into the outbox), "written", "finished".
 # Progress bars and the scheduler's graceful stop hook in here: raising aborts the run and
@@ -69,12 +75,13 @@ def gather_articles(
     now: datetime | None = None,
     timings: Timings = NO_TIMINGS,
     signatures: dict[str, bytes | None] | None = None,
+    ingest: Ingest = ingest_feeds,
 ) -> list[Article]:
     """Seeds, then feeds (feeds need the state database: their validators and health)."""
     articles = read_seeds(config.seeds_dir, warn)
     if engine is not None and now is not None and config.feeds:
         fetcher = fetcher or default_fetcher(config)
-        articles += ingest_feeds(config, engine, fetcher, now, warn, timings, signatures)
+        articles += ingest(config, engine, fetcher, now, warn, timings, signatures)
     return articles
 
 
@@ -86,6 +93,7 @@ def gather_stories(
     warn: Warn,
     except_slot: str,
     timings: Timings = NO_TIMINGS,
+    ingest: Ingest = ingest_feeds,
 ) -> list[Story]:
     """New articles only (not published before under any id or URL), one per story."""
     seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
@@ -98,6 +106,7 @@ def gather_stories(
         now=now,
         timings=timings,
         signatures=signatures,
+        ingest=ingest,
     )
     fresh = drop_published(engine, articles, seen)
     with timed(timings, "dedup"):
@@ -169,6 +178,7 @@ def run(
     checkpoint: Checkpoint = _no_checkpoint,
     fetcher: Fetcher | None = None,
     timings: Timings = NO_TIMINGS,
+    ingest: Ingest = ingest_feeds,
 ) -> RunResult:
     """Build and write the issue for ``slot`` (default: today), exactly once. Each stage's
     wall time is reported to ``timings`` (see ``newsletter.timings``)."""
@@ -217,6 +227,7 @@ def run(
                 checkpoint,
                 fetcher,
                 timings,
+                ingest,
             )
         except BaseException as e:
             written = (config.outbox_dir / _folder_name(config, slot, claim.record)).exists()
@@ -238,6 +249,7 @@ def _build(
     checkpoint: Checkpoint,
     fetcher: Fetcher | None = None,
     timings: Timings = NO_TIMINGS,
+    ingest: Ingest = ingest_feeds,
 ) -> RunResult:
     record = claim.record
     outbox = config.outbox_dir
@@ -248,7 +260,7 @@ def _build(
         counts = _finish(engine, record, recovered, now, outbox / name)
         message = f"issue #{record.number} recovered: a run that died had written it"
         return RunResult("written", slot, record.number, outbox / name, message, *counts)
-    stories = gather_stories(config, engine, fetcher, now, warn, record.slot, timings)
+    stories = gather_stories(config, engine, fetcher, now, warn, record.slot, timings, ingest)
     articles = [story.article for story in stories]
     checkpoint("gathered")
     if not articles and not allow_empty:

@@ -8,24 +8,63 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from newsletter.articles import Article
 from newsletter.config import Config
+from newsletter.fetch import Fetcher
+from newsletter.timings import NO_TIMINGS, Timings
 
 if TYPE_CHECKING:
     from newsletter.distributed.work import BatchOutcome
 
 
+def worker_fetcher(config: Config) -> Fetcher:
+    """The feed fetcher a worker keeps for its life: the configured limits, one TLS context."""
+    import httpx
+
+    from newsletter.fetch import HttpFetcher
+    from newsletter.ingest import fetch_limits
+
+    return HttpFetcher(fetch_limits(config), verify=httpx.create_ssl_context())
+
+
 def ingest_one(
-    config: Config, engine: Engine, url: str, now: datetime, warn: Callable[[str], None]
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher,
+    url: str,
+    now: datetime,
+    warn: Callable[[str], None],
 ) -> int:
-    raise NotImplementedError("feed ingestion is not part of this build")
+    """Fetch, parse and store the one feed configured at ``url``; how many articles it gave."""
+    from newsletter.ingest import ingest_feeds
+
+    feeds = [f for f in config.feeds if f.url == url and f.enabled]
+    if not feeds:
+        warn(f"feed {url}: no longer an enabled feed in newsletter.toml; not fetched")
+        return 0
+    one = config.model_copy(update={"feeds": feeds})
+    return len(ingest_feeds(one, engine, fetcher, now, warn))
 
 
-def stored_feed_options(config: Config) -> dict[str, Any]:
-    return {}
+def stored_articles(
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher,
+    now: datetime,
+    warn: Callable[[str], None],
+    timings: Timings = NO_TIMINGS,
+    signatures: dict[str, bytes | None] | None = None,
+) -> list[Article]:
+    """The build's feed articles: what the slot's fetch tasks stored and no issue published.
+    (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.)"""
+    from newsletter.feedstate import stored_articles as stored
+
+    urls = [f.url for f in config.feeds if f.enabled]
+    return stored(engine, urls, config.newsletter.name)
 
 
 def subscriber_keys(config: Config) -> list[str]:

@@ -21,13 +21,15 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
 from newsletter import pipeline, state
 from newsletter.config import Config
 from newsletter.distributed import slotstate
+from newsletter.distributed.stages import stored_articles
+from newsletter.fetch import Fetcher
 
 log = logging.getLogger("newsletter.worker")
 Clock = Callable[[], datetime]
@@ -50,7 +52,7 @@ class NotYet(Exception):
 
 
 # The stage functions the tasks call; the defaults are the feed and delivery modules'.
-FetchOne = Callable[[Config, Engine, str, datetime, Callable[[str], None]], int]
+FetchOne = Callable[[Config, Engine, Fetcher, str, datetime, Callable[[str], None]], int]
 SendSome = Callable[[Config, int, Sequence[str], datetime], "BatchOutcome"]
 
 
@@ -63,11 +65,16 @@ class BatchOutcome:
 
 
 def _default_fetch(
-    config: Config, engine: Engine, url: str, now: datetime, warn: Callable[[str], None]
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher,
+    url: str,
+    now: datetime,
+    warn: Callable[[str], None],
 ) -> int:
     from newsletter.distributed.stages import ingest_one
 
-    return ingest_one(config, engine, url, now, warn)
+    return ingest_one(config, engine, fetcher, url, now, warn)
 
 
 def _default_send(
@@ -89,6 +96,7 @@ class Work:
     send_some: SendSome = _default_send
     _engine: Engine | None = field(default=None, repr=False)
     _pid: int = field(default=0, repr=False)
+    _fetcher: Fetcher | None = field(default=None, repr=False)
 
     def engine(self) -> Engine:
         # Never share a connection pool across fork(): a prefork child opens its own.
@@ -96,6 +104,15 @@ class Work:
             self._engine = state.open_engine(self.config.state_dir, self.config.state.url)
             self._pid = os.getpid()
         return self._engine
+
+    def fetcher(self) -> Fetcher:
+        """One fetcher per process, with one TLS context (loading CA certificates per task
+        would cost more than many a fetch)."""
+        if self._fetcher is None:
+            from newsletter.distributed.stages import worker_fetcher
+
+            self._fetcher = worker_fetcher(self.config)
+        return self._fetcher
 
     def close(self) -> None:
         if self._engine is not None and self._pid == os.getpid():
@@ -123,7 +140,9 @@ def fetch_feed(work: Work, run_id: int, attempt: int, feed_url: str) -> None:
     engine = work.engine()
     if not slotstate.fetch_done(engine, run_id, attempt, feed_url):
         warnings: list[str] = []
-        articles = work.fetch_one(work.config, engine, feed_url, work.clock(), warnings.append)
+        articles = work.fetch_one(
+            work.config, engine, work.fetcher(), feed_url, work.clock(), warnings.append
+        )
         for warning in warnings:
             log.warning(warning)
         slotstate.record_fetch(
@@ -182,7 +201,7 @@ def build_issue(work: Work, run_id: int, attempt: int) -> None:
         slot=slot_time(config, run.slot),
         allow_empty=run.allow_empty,
         checkpoint=pause_for_tests(),
-        **build_options(config),
+        ingest=stored_articles,
     )
     if result.status == "busy":
         raise NotYet(result.message)
@@ -210,14 +229,6 @@ def build_issue(work: Work, run_id: int, attempt: int) -> None:
         result=result.status,
         message=result.message,
     )
-
-
-def build_options(config: Config) -> dict[str, Any]:
-    """What the build passes the pipeline so it reads the feeds the fetch tasks stored
-    instead of fetching them again (empty until feed ingestion is part of the pipeline)."""
-    from newsletter.distributed.stages import stored_feed_options
-
-    return stored_feed_options(config)
 
 
 def pause_for_tests() -> Callable[[str], None]:
