@@ -22,6 +22,7 @@ from feedserver import FeedServer, Route, serving
 from fleet import fresh_database, make_distributed, wait_until, workers
 from newsletter import pipeline
 from newsletter.config import load_config
+from newsletter.distributed.status import queue_depth
 from smtp_server import SmtpServer
 
 
@@ -45,7 +46,7 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     project: Path, postgres_url: str, redis_url: str
 ) -> None:
     url = fresh_database(postgres_url)
-    make_distributed(project, url, redis_url)
+    queue = make_distributed(project, url, redis_url)
     with workers(project, 2):
         commands = [
             subprocess.Popen(
@@ -59,6 +60,8 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
             for _ in range(3)
         ]
         outputs = [c.communicate(timeout=60) for c in commands]
+        # Extra build messages (each run enqueues one) are no-ops; let the workers drain them.
+        wait_until(lambda: queue_depth(redis_url, queue) == (0, 0), 30, "an empty queue")
         shown = run_cli("status", "--json", cwd=project)
     assert shown.returncode == 0, shown.stderr
     fleet = json.loads(shown.stdout)["fleet"]
@@ -105,7 +108,7 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
         first, _ = spawn(project, "schedule")
         standby: subprocess.Popen[bytes] | None = None
         try:
-            wait_until(lambda: len(slots(url)) >= 2, 30, "the first scheduler's slots")
+            wait_until(lambda: len(slots(url)) >= 1, 30, "the first scheduler's slot")
             second = run_cli("schedule", cwd=project, timeout=60)
             assert second.returncode == 3, second.stdout + second.stderr
             assert "holds this database's scheduler lock" in second.stderr
@@ -117,7 +120,7 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
             wait_until(lambda: b"took over" in standby_log.read_bytes(), 5, "the takeover")
             took_over = datetime.now(UTC)
             wait_until(
-                lambda: sum(s > took_over for s in slots(url)) >= 2, 30, "the standby's slots"
+                lambda: sum(s > took_over for s in slots(url)) >= 1, 30, "the standby's slot"
             )
             os.killpg(standby.pid, signal.SIGTERM)
             assert standby.wait(20) == 0
@@ -149,7 +152,7 @@ def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
 ) -> None:
     url = fresh_database(postgres_url)
     smtp = SmtpServer().start()
-    make_distributed(project, url, redis_url, extra="send_batch = 100")
+    make_distributed(project, url, redis_url, extra="send_batch = 250")
     config = project / "newsletter.toml"
     text = config.read_text(encoding="utf-8").replace(
         "[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1
@@ -165,7 +168,7 @@ def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
 
     smtp.handler.hold_after = SUBSCRIBERS // 2  # every sender stops, mid-transaction, here
     try:
-        with workers(project, 2, env=SECRET) as (first, _second):
+        with workers(project, 2, env=SECRET) as (first, _):
             command = subprocess.Popen(
                 [sys.executable, "-m", "newsletter", "send"],
                 cwd=project,
@@ -196,13 +199,14 @@ def test_a_worker_killed_while_building_loses_nothing_another_finishes_the_issue
     project: Path, postgres_url: str, redis_url: str
 ) -> None:
     url = fresh_database(postgres_url)
-    make_distributed(project, url, redis_url)
+    queue = make_distributed(project, url, redis_url)
     pause = {"NEWSLETTER_TEST_PAUSE_AT": "rendered"}  # runner.PAUSE_ENV: stop dead there
     with workers(project, 1, env=pause) as (builder,):
         queued = run_cli("run", "--no-wait", cwd=project)
         assert queued.returncode == 0, queued.stderr
         wait_until(lambda: b"paused at rendered" in builder.log.read_bytes(), 60, "the build")
         assert rows(url, "SELECT status FROM issues") == [("building",)]
+        assert queue_depth(redis_url, queue) == (0, 1)  # the build: handed out, not acknowledged
         with workers(project, 1):
             builder.kill()  # the build's message was not acknowledged: Redis hands it on
             wait_until(

@@ -2,11 +2,13 @@
 
 Read-only and quick: a ping waits at most ``timeout`` seconds, the depth is Redis ``LLEN`` of
 the queue's lists (Celery's Redis transport keeps one list per queue, plus one per priority
-step) and ``HLEN`` of the messages handed out but not yet acknowledged.
+step) and, for work in progress, the queue's entries among the messages handed out but not yet
+acknowledged (the transport's ``unacked`` hash).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,10 +91,21 @@ def queue_depth(broker: str, queue: str) -> tuple[int, int]:
     try:
         names = [queue, *(f"{queue}{_PRIORITY_SEP}{step}" for step in range(1, 10))]
         waiting = sum(int(client.llen(name)) for name in names)
-        unacked = int(client.hlen(_UNACKED))
+        # Each entry is [message, exchange, routing key]; small: at most prefetch x workers.
+        entries: list[bytes] = client.hvals(_UNACKED)  # type: ignore[assignment]
+        keys = {queue, *names}
+        unacked = len([value for value in entries if _routing_key(value) in keys])
         return waiting, unacked
     finally:
         client.close()
+
+
+def _routing_key(value: bytes) -> str | None:
+    try:
+        entry = json.loads(value)
+        return str(entry[2])
+    except (ValueError, IndexError, TypeError):
+        return None
 
 
 def fleet(config: Config, *, timeout: float = 1.0) -> Fleet | None:
