@@ -72,6 +72,9 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     assert all("Issue #1" in out or "already in" in out for out, _ in outputs), outputs
     again = run_cli("run", cwd=project)
     assert again.returncode == 0 and "already in" in again.stdout, again.stdout + again.stderr
+    logged = rows(url, "SELECT trigger, result FROM runs ORDER BY id")
+    assert len(logged) == 4 and {t for t, _ in logged} == {"manual"}  # status lists them
+    assert {r for _, r in logged} <= {"written", "exists"} and logged[-1][1] == "exists"
 
 
 def spawn(project: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:

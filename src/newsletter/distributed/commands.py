@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from newsletter import state
+from sqlalchemy.engine import Engine
+
+from newsletter import runlog, state
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
 
@@ -57,6 +59,7 @@ def run_command(
     app = make_app(config)
     try:
         with state.connect(config.state_dir, config.state.url) as engine:
+            logged = _RunLog(engine, config, slot, now)
             try:
                 queued = enqueue_slot(
                     config,
@@ -68,6 +71,7 @@ def run_command(
                     send=send,
                 )
             except OperationalError as e:
+                logged.end(runlog.Outcome(runlog.FAILED, error=str(_broker_error(config, e))))
                 raise _broker_error(config, e) from e
             run = queued.run
             if run.finished and run.result in ("written", "exists") and not queued.fresh:
@@ -75,14 +79,17 @@ def run_command(
                     f"issue #{run.issue_number} for slot {slot.isoformat()} is already in "
                     f"{run.issue_path}"
                 )
+                logged.end(runlog.Outcome("exists", issue_number=run.issue_number))
                 return 0
             if not run.finished:
                 what = f"{queued.fetches} feed fetches" if queued.fetches else "the build"
                 echo(f"Slot {slot.isoformat()}: queued {what} on {config.queue_name}")
                 if not wait:
+                    logged.end(runlog.Outcome(QUEUED))
                     return 0
                 found = wait_for(engine, run.id, timeout=config.queue.wait_seconds)
                 if found is None:
+                    logged.end(runlog.Outcome(QUEUED))
                     error(
                         f"slot {slot.isoformat()} is not finished after "
                         f"{config.queue.wait_seconds} s; are workers running? "
@@ -90,6 +97,14 @@ def run_command(
                     )
                     return 1
                 run = found
+            logged.end(
+                runlog.Outcome(
+                    run.result or run.status,
+                    issue_number=run.issue_number,
+                    issue_path=run.issue_path,
+                    error=run.message if run.status == "failed" else None,
+                )
+            )
     except NewsletterError as e:
         error(str(e))
         return 1
@@ -143,6 +158,29 @@ def send_command(config: Config, *, issue: str | None, wait: bool, echo: Echo, e
         return 1
     echo(line)
     return 0
+
+
+QUEUED = "queued"
+
+
+class _RunLog:
+    """The manual run in the run log ('newsletter status' lists it): queued, then its result."""
+
+    def __init__(self, engine: Engine, config: Config, slot: datetime, now: datetime) -> None:
+        self._engine = engine
+        self._now = now
+        self._id = runlog.start_run(
+            engine,
+            config.newsletter.name,
+            slot,
+            trigger="manual",
+            schedule=None,
+            owner=state.owner_token(),
+            now=now,
+        )
+
+    def end(self, outcome: runlog.Outcome) -> None:
+        runlog.finish_run(self._engine, self._id, outcome, now=datetime.now(UTC))
 
 
 def _report(run: object, echo: Echo, error: Echo) -> int:
