@@ -66,6 +66,7 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     assert shown.returncode == 0, shown.stderr
     fleet = json.loads(shown.stdout)["fleet"]
     assert len(fleet["workers"]) == 2 and fleet["queued"] == 0, fleet  # both answered; drained
+    assert [(x["status"], x["issue"]) for x in fleet["slots"]] == [("done", 1)], fleet
     assert [c.returncode for c in commands] == [0, 0, 0], outputs
     assert len(issue_folders(project)) == 1
     assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]

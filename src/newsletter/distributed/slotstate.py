@@ -332,3 +332,28 @@ def finish(
 def get(engine: Engine, run_id: int) -> SlotRun:
     with engine.connect() as conn:
         return _slot_run(conn.execute(sa.select(slot_runs).where(slot_runs.c.id == run_id)).one())
+
+
+def recent(engine: Engine, newsletter: str, limit: int = 5) -> list[dict[str, object]]:
+    """The latest planned slots with their fetch counts, for ``newsletter status``."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(slot_runs)
+            .where(slot_runs.c.newsletter == newsletter)
+            .order_by(slot_runs.c.planned_at.desc())
+            .limit(limit)
+        ).all()
+    report: list[dict[str, object]] = []
+    for row in found:
+        counts = fetch_counts(engine, row.id)
+        report.append(
+            {
+                "slot": row.slot,
+                "status": row.status,
+                "feeds": row.feeds,
+                "fetched": counts.get("done", 0) + counts.get("failed", 0),
+                "failed": counts.get("failed", 0),
+                "issue": row.issue_number,
+            }
+        )
+    return report

@@ -56,7 +56,13 @@ def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str
         holder = Holder(owner, since or now, now + timedelta(minutes=1))
     found = fleet(config)
     assert found is not None
-    return holder, found.as_json()
+    report = found.as_json()
+    from newsletter import state
+    from newsletter.distributed.slotstate import recent
+
+    with state.connect(config.state_dir, config.state.url) as engine:
+        report["slots"] = recent(engine, config.newsletter.name)
+    return holder, report
 
 
 def fleet_lines(report: dict[str, object]) -> list[str]:
@@ -65,11 +71,23 @@ def fleet_lines(report: dict[str, object]) -> list[str]:
     head = f"Queue: {report.get('queue')} on {report.get('broker')}"
     if report.get("error"):
         return [head, f"  broker unreachable: {report['error']}"]
-    return [
+    lines = [
         head,
         f"  waiting: {report.get('queued')}, in progress: {report.get('in_progress')}",
         f"  workers ({len(workers)}): {', '.join(map(str, workers)) or 'none answered'}",
     ]
+    slots = report.get("slots") or []
+    assert isinstance(slots, list)
+    if slots:
+        lines += ["", "Slots (distributed):"]
+    for slot in slots:
+        issue = f", issue #{slot['issue']}" if slot.get("issue") else ""
+        failed = f" ({slot['failed']} failed)" if slot.get("failed") else ""
+        lines.append(
+            f"  {slot['slot']}  {slot['status']:<9}  fetched {slot['fetched']}/{slot['feeds']}"
+            f"{failed}{issue}"
+        )
+    return lines
 
 
 def redacted(url: str) -> str:
