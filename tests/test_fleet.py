@@ -253,29 +253,48 @@ def fetched(url: str) -> int:
     return int(found[0][0]) if found else 0  # type: ignore[call-overload]
 
 
-@pytest.mark.parametrize("kill", [False, True], ids=["two-workers", "one-killed-mid-fetch"])
+@pytest.mark.parametrize(
+    "kill", [False, True], ids=["scheduler-two-workers", "run-one-worker-killed-mid-fetch"]
+)
 def test_200_feeds_on_two_workers_make_exactly_one_issue(
     project: Path, postgres_url: str, redis_url: str, kill: bool
 ) -> None:
     url = fresh_database(postgres_url)
-    make_distributed(project, url, redis_url)
-    with feed_project(project, latency=0.02) as server, workers(project, 2) as (first, _second):
-        command = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "run"],
-            cwd=project,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    queue = make_distributed(project, url, redis_url)
+    if not kill:  # the scheduler enqueues today's slot at start (catch-up), then only waits
+        config = project / "newsletter.toml"
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + '\n[[schedule]]\ncron = "0 0 * * *"\n\n[scheduler]\ngrace_seconds = 86400\n',
+            encoding="utf-8",
         )
+    with feed_project(project, latency=0.02) as server, workers(project, 2) as (first, _second):
         if kill:
+            command = subprocess.Popen(
+                [sys.executable, "-m", "newsletter", "run"],
+                cwd=project,
+                env=cli_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             wait_until(lambda: fetched(url) >= FEEDS // 4, 60, "a quarter of the fetches")
             first.kill()
             assert fetched(url) < FEEDS  # it died mid-fetch: the rest is the other's to do
-        out, err = command.communicate(timeout=90)
+            out, err = command.communicate(timeout=90)
+            assert command.returncode == 0, out + err
+            assert "Issue #1 written" in out, out + err
+        else:
+            scheduler, log = spawn(project, "schedule")
+            try:
+                done = "SELECT count(*) FROM slot_runs WHERE status = 'done'"
+                wait_until(lambda: rows(url, done) == [(1,)], 90, "the scheduled slot's issue")
+            finally:
+                os.killpg(scheduler.pid, signal.SIGTERM)
+            assert scheduler.wait(20) == 0, log.read_text()
+            assert b"slot queued" in log.read_bytes()  # it enqueued; the workers built
+        wait_until(lambda: queue_depth(redis_url, queue) == (0, 0), 30, "an empty queue")
         listed = run_cli("feeds", cwd=project)
-    assert command.returncode == 0, out + err
-    assert "Issue #1 written" in out, out + err
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count("\nok ") == FEEDS, listed.stdout  # health from the shared DB
     assert f"workers ({1 if kill else 2}): " in listed.stdout and "waiting: 0" in listed.stdout
