@@ -56,6 +56,7 @@ def make_app(config: Config) -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,  # our log lines go to stderr as they are (--log-format)
         worker_send_task_events=False,
         enable_utc=True,
     )
