@@ -130,9 +130,14 @@ def test_the_last_fetch_enqueues_the_build_and_a_redelivered_fetch_does_no_work(
     work = w.Work(config, queue, clock=lambda: NOW, fetch_one=fetch_one)
     engine = work.engine()
     run = slotstate.plan(
-        engine, config.newsletter.name, w.slot_key(SLOT), FEEDS, allow_empty=False, send=True,
+        engine,
+        config.newsletter.name,
+        w.slot_key(SLOT),
+        FEEDS,
+        allow_empty=False,
+        send=True,
         now=NOW,
-    ).run  # fmt: skip
+    ).run
     for url in FEEDS[:2]:
         w.fetch_feed(work, run.id, 1, url)
     assert queue.of("build") == []  # one fetch is still pending: no build yet
@@ -219,3 +224,43 @@ def test_queue_config_needs_a_shared_database_and_worker_needs_a_broker(project:
     assert not load_config(config).distributed  # the embedded default: no [queue], no server
     worker = run_cli("worker", cwd=project)
     assert worker.returncode == 2 and "needs [queue] broker" in worker.stderr
+
+
+def test_a_failing_task_is_retried_with_backoff_then_gives_up_without_holding_the_slot(
+    project: Path,
+) -> None:
+    """The real Celery task wrapper, run eagerly in-process (no broker): retries, then the
+    "gave up" path records the fetch as failed and the barrier enqueues the build."""
+    from newsletter.distributed.app import FETCH, backoff, worker_app
+
+    config = config_for(project, None)
+    queue_settings = config.queue.model_copy(
+        update={"broker": "redis://127.0.0.1:1/0", "max_retries": 2, "retry_backoff": 0.5}
+    )
+    config = config.model_copy(update={"queue": queue_settings})
+    assert [backoff(config, n) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    app, context = worker_app(config)
+    app.conf.task_always_eager = True
+    queue = Recorded()
+    tries: list[str] = []
+
+    def broken(config: Config, engine: object, fetcher: object, url: str, *_: object) -> int:
+        tries.append(url)
+        raise ConnectionError("database went away")
+
+    context.queue, context.fetch_one = queue, broken
+    engine = context.engine()
+    run = slotstate.plan(
+        engine,
+        config.newsletter.name,
+        w.slot_key(SLOT),
+        FEEDS[:1],
+        allow_empty=False,
+        send=False,
+        now=NOW,
+    ).run
+    app.tasks[FETCH].apply(args=[run.id, 1, FEEDS[0]])
+    assert tries == FEEDS[:1] * 3  # the first try and two retries
+    assert slotstate.fetch_counts(engine, run.id) == {"failed": 1}
+    assert queue.of("build") == [("build", run.id, 1)]  # the issue is not held up
+    context.close()
