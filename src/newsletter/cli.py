@@ -185,6 +185,7 @@ def _run_distributed(
         wait=wait,
         echo=click.echo,
         error=lambda line: click.echo(f"error: {line}", err=True),
+        warn=_warn,
     )
 
 

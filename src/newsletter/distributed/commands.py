@@ -44,6 +44,7 @@ def run_command(
     wait: bool,
     echo: Echo,
     error: Echo,
+    warn: Echo | None = None,
 ) -> int:
     from kombu.exceptions import OperationalError
 
@@ -87,6 +88,7 @@ def run_command(
                 if not wait:
                     logged.end(runlog.Outcome(QUEUED))
                     return 0
+                _warn_without_workers(config, warn or error)
                 found = wait_for(engine, run.id, timeout=config.queue.wait_seconds)
                 if found is None:
                     logged.end(runlog.Outcome(QUEUED))
@@ -161,6 +163,16 @@ def send_command(config: Config, *, issue: str | None, wait: bool, echo: Echo, e
 
 
 QUEUED = "queued"
+
+
+def _warn_without_workers(config: Config, warn: Echo) -> None:
+    from newsletter.distributed.status import ping
+
+    if not ping(config, timeout=1.0):
+        warn(
+            f"no worker answers on {config.queue_name}; the slot waits in the queue until one "
+            "starts ('newsletter worker')"
+        )
 
 
 class _RunLog:
