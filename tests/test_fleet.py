@@ -314,3 +314,15 @@ def test_200_feeds_on_two_workers_make_exactly_one_issue(
         rows(url, "SELECT count(*) FROM issue_articles WHERE article_id NOT LIKE 'seed:%%'")[0][0]
         == FEEDS
     )
+
+
+def test_run_without_workers_says_so_and_gives_up_after_wait_seconds(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    url = fresh_database(postgres_url)
+    queue = make_distributed(project, url, redis_url, extra="wait_seconds = 2")
+    waited = run_cli("run", cwd=project)
+    assert waited.returncode == 1, waited.stdout + waited.stderr
+    assert "no worker answers on" in waited.stderr and "are workers running?" in waited.stderr
+    assert queue_depth(redis_url, queue) == (1, 0)  # the build waits for a worker, not lost
+    assert rows(url, "SELECT trigger, result FROM runs") == [("manual", "queued")]
