@@ -31,17 +31,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 import sqlalchemy as sa  # noqa: E402
+
 from feedserver import Route, serving  # noqa: E402
 from fleet import fresh_database, workers  # noqa: E402
-from servers import postgres_server, redis_server  # noqa: E402
-from smtp_server import SmtpServer  # noqa: E402
-
 from newsletter import ledger, pipeline, state  # noqa: E402
 from newsletter.config import Config, load_config  # noqa: E402
 from newsletter.delivery import deliver_issue  # noqa: E402
 from newsletter.distributed.app import CeleryQueue, make_app  # noqa: E402
 from newsletter.distributed.orchestrate import enqueue_slot  # noqa: E402
 from newsletter.ingest import default_fetcher, ingest_feeds  # noqa: E402
+from servers import postgres_server, redis_server  # noqa: E402
+from smtp_server import SmtpServer  # noqa: E402
 
 SECRET = {"NEWSLETTER_UNSUBSCRIBE_SECRET": "benchmark-secret-0123456789"}
 LATENCY = 0.1
@@ -75,7 +75,9 @@ def project(root: Path, feed_urls: list[str], smtp_port: int, subscribers: int) 
     shutil.copytree(REPO / "seeds", root / "seeds")
     text = (root / "newsletter.toml").read_text()
     text = text.replace("[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1)
-    text += "\n" + "".join(f'[[feeds]]\nurl = "{u}"\nname = "Wire {i}"\n' for i, u in enumerate(feed_urls))
+    text += "\n" + "".join(
+        f'[[feeds]]\nurl = "{u}"\nname = "Wire {i}"\n' for i, u in enumerate(feed_urls)
+    )
     text += f'\n[delivery]\nrate = 1000\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
     text += 'security = "none"\n'
     (root / "newsletter.toml").write_text(text)
@@ -109,6 +111,40 @@ def count(url: str, sql: str) -> int:
         engine.dispose()
 
 
+def fleet(
+    toml: Path, url: str, broker: str, pool: str, concurrency: int, count_workers: int
+) -> list[Row]:
+    """One distributed measurement: the slot's fetches, then sending, on ``count_workers``."""
+    plural = "s" if count_workers > 1 else ""
+    mode = f"{count_workers} worker{plural} ({pool} x{concurrency})"
+    config = distributed(toml, url, broker, f"bench-{pool}-{count_workers}")
+    feeds = len(config.feeds)
+    subscribers = len((toml.parent / "subscribers.csv").read_text().splitlines()) - 1
+    app = make_app(config)
+    queue = CeleryQueue(app, config.queue_name)
+    rows: list[Row] = []
+    try:
+        with workers(toml.parent, count_workers, concurrency, env=SECRET, pool=pool):
+            now = datetime.now(UTC)
+            with state.connect(config.state_dir, url) as engine:
+                start = time.perf_counter()
+                enqueue_slot(config, engine, queue, pipeline.slot_for(now, config), now=now)
+                fetched = "SELECT count(*) FROM slot_fetches WHERE status <> 'pending'"
+                wait(lambda: count(url, fetched) == feeds)
+                rows.append(Row("feeds", mode, feeds, time.perf_counter() - start))
+                built = "SELECT count(*) FROM issues WHERE status = 'done'"
+                wait(lambda: count(url, built) == 1)
+                number = count(url, "SELECT max(number) FROM issues")
+                start = time.perf_counter()
+                queue.send(number)
+                name = config.newsletter.name
+                wait(lambda: ledger.counts(engine, name, number).get("sent", 0) == subscribers)
+                rows.append(Row("messages", mode, subscribers, time.perf_counter() - start))
+    finally:
+        app.close()
+    return rows
+
+
 def main(feeds: int, subscribers: int, pools: list[tuple[str, int]]) -> None:
     results: list[Row] = []
     os.environ.update(SECRET)
@@ -136,37 +172,12 @@ def main(feeds: int, subscribers: int, pools: list[tuple[str, int]]) -> None:
 
         for pool, concurrency in pools:
             for count_workers in (1, 2):
-                mode = f"{count_workers} worker{'s' if count_workers > 1 else ''} ({pool} x{concurrency})"
                 with tempfile.TemporaryDirectory() as tmp:
-                    root = Path(tmp)
-                    url = fresh_database(pg)
-                    toml = project(root, urls, smtp.port, subscribers)
-                    config = distributed(toml, url, broker, f"bench-{pool}-{count_workers}")
-                    app = make_app(config)
-                    queue = CeleryQueue(app, config.queue_name)
-                    with workers(root, count_workers, concurrency, env=SECRET, pool=pool):
-                        now = datetime.now(UTC)
-                        with state.connect(config.state_dir, url) as engine:
-                            start = time.perf_counter()
-                            enqueue_slot(config, engine, queue, pipeline.slot_for(now, config), now=now)
-                            done = "SELECT count(*) FROM slot_fetches WHERE status <> 'pending'"
-                            wait(lambda: count(url, done) == feeds)
-                            results.append(Row("feeds", mode, feeds, time.perf_counter() - start))
-                            wait(lambda: count(url, "SELECT count(*) FROM issues WHERE status = 'done'") == 1)
-                            number = count(url, "SELECT max(number) FROM issues")
-                            start = time.perf_counter()
-                            queue.send(number)
-
-                            def sent() -> bool:
-                                counts = ledger.counts(engine, config.newsletter.name, number)
-                                return counts.get("sent", 0) == subscribers
-
-                            wait(sent)
-                            results.append(
-                                Row("messages", mode, subscribers, time.perf_counter() - start)
-                            )
-                    app.close()
-                    print(results[-2].line(), results[-1].line(), sep="\n", flush=True)
+                    toml = project(Path(tmp), urls, smtp.port, subscribers)
+                    results += fleet(
+                        toml, fresh_database(pg), broker, pool, concurrency, count_workers
+                    )
+                print(results[-2].line(), results[-1].line(), sep="\n", flush=True)
     smtp.stop()
     print()
     print("| what | mode | count | seconds | per second |")
@@ -186,5 +197,7 @@ if __name__ == "__main__":
         help="worker pool as NAME:CONCURRENCY (default: prefork:2 and threads:16)",
     )
     args = parser.parse_args()
-    pools = [(p.split(":")[0], int(p.split(":")[1])) for p in args.pool or ["prefork:2", "threads:16"]]
+    pools = [
+        (p.split(":")[0], int(p.split(":")[1])) for p in args.pool or ["prefork:2", "threads:16"]
+    ]
     main(args.feeds, args.subscribers, pools)
