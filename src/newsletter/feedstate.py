@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from newsletter.articles import Article
-from newsletter.state import issue_articles, issues, metadata
+from newsletter.state import as_utc, issue_articles, issues, metadata
 
 feeds = sa.Table(
     "feeds",
@@ -80,9 +80,7 @@ class FeedRecord:
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def _record(row: sa.Row[object]) -> FeedRecord:

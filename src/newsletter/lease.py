@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -119,8 +119,4 @@ def current_holder(conn: Connection) -> Holder | None:
     ).first()
     if row is None:
         return None
-    return Holder(row.owner, _aware(row.acquired_at), _aware(row.expires_at))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return Holder(row.owner, state.as_utc(row.acquired_at), state.as_utc(row.expires_at))

@@ -8,7 +8,7 @@ is gone, or they are older than the lease), so the log never claims a dead run i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -85,7 +85,7 @@ def finish_run(engine: Engine, run_id: int, outcome: Outcome, *, now: datetime) 
             .where(state.runs.c.id == run_id)
             .values(
                 finished_at=now,
-                duration=(now - _aware(started)).total_seconds(),
+                duration=(now - state.as_utc(started)).total_seconds(),
                 result=outcome.result,
                 articles_in=outcome.articles_in,
                 items_out=outcome.items_out,
@@ -107,7 +107,7 @@ def reap_crashed(engine: Engine, *, now: datetime, lease: timedelta) -> int:
         dead = [
             row.id
             for row in rows
-            if not state.owner_alive(row.owner) or now - _aware(row.started_at) > lease
+            if not state.owner_alive(row.owner) or now - state.as_utc(row.started_at) > lease
         ]
         if dead:
             conn.execute(
@@ -136,8 +136,8 @@ def _record(row: sa.Row[Any]) -> RunRecord:
         slot=row.slot,
         trigger=row.trigger,
         schedule=row.schedule,
-        started_at=_aware(row.started_at),
-        finished_at=_aware(row.finished_at) if row.finished_at else None,
+        started_at=state.as_utc(row.started_at),
+        finished_at=state.as_utc(row.finished_at) if row.finished_at else None,
         result=row.result,
         duration=row.duration,
         articles_in=row.articles_in,
@@ -146,8 +146,3 @@ def _record(row: sa.Row[Any]) -> RunRecord:
         issue_path=row.issue_path,
         error=row.error,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive; every time written here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

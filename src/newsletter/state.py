@@ -312,7 +312,9 @@ def _record(row: sa.Row[Any]) -> IssueRecord:
     )
 
 
-def _as_aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """A datetime read back from the database, made aware: SQLite hands them back naive, and
+    every time this project writes is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -354,7 +356,7 @@ def _claim(
         if row.status == "done":
             continue
         stale = row.status in ("failed", "skipped") or not owner_alive(row.owner)
-        stale = stale or now - _as_aware(row.claimed_at) > lease
+        stale = stale or now - as_utc(row.claimed_at) > lease
         if not stale:
             return Busy(_record(row))
         # A claim that gave its number back (see release_issue) takes the next free one.
