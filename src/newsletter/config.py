@@ -36,6 +36,16 @@ def _check_address(value: str) -> str:
     return value
 
 
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"expected an IANA time zone such as 'Europe/Kyiv' or 'UTC', got {value!r}"
+        ) from None
+    return value
+
+
 class NewsletterSettings(_Model):
     name: Annotated[str, Field(min_length=1)]
     sender: str
@@ -47,16 +57,7 @@ class NewsletterSettings(_Model):
 
     _addresses = field_validator("sender", "recipient")(_check_address)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"expected an IANA time zone such as 'Europe/Kyiv' or 'UTC', got {value!r}"
-            ) from None
-        return value
+    _known_zone = field_validator("timezone")(_check_zone)
 
     @field_validator("subject")
     @classmethod
@@ -211,16 +212,6 @@ class BrandSettings(_Model):
         if value is not None and not re.match(r"^(https://|http://|mailto:)", value):
             raise ValueError(f"expected an https://, http:// or mailto: URL, got {value!r}")
         return value
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"expected an IANA time zone such as 'Europe/Kyiv' or 'UTC', got {value!r}"
-        ) from None
-    return value
 
 
 class ScheduleSettings(_Model):
