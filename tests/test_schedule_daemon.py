@@ -22,6 +22,7 @@ from daemon_helpers import (
     stop,
     wait_for,
 )
+from newsletter.daemon import jobs_table
 
 
 @pytest.fixture
@@ -96,6 +97,9 @@ def test_a_second_scheduler_refuses_and_a_dead_ones_lock_is_taken_over(project, 
     assert "stopping signal=SIGINT" in err
 
 
+JOBS = jobs_table("Peace Plan Briefing")  # the default config's newsletter
+
+
 def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, spawn):
     # An older config's job, then the schedule is changed: the old job must not survive.
     config = project / "newsletter.toml"
@@ -105,7 +109,7 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
     read_until(old, "next slot")
     code, err = stop(old)
     assert code == 0, err
-    assert [r[0] for r in query(project, "SELECT id FROM apscheduler_jobs")] == ["schedule:old"]
+    assert [r[0] for r in query(project, f"SELECT id FROM {JOBS}")] == ["schedule:old"]
 
     # The last issue was made five minutes ago; four minute-slots were missed since.
     config.write_text(original)
@@ -136,7 +140,7 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
     caught = datetime.fromisoformat(catch_ups[0][0])
     assert now <= caught <= datetime.now(UTC)  # the latest missed slot, not an older one
     assert len(issue_folders(project)) == 2  # the manual one and the single catch-up
-    jobs = [r[0] for r in query(project, "SELECT id FROM apscheduler_jobs")]
+    jobs = [r[0] for r in query(project, f"SELECT id FROM {JOBS}")]
     assert jobs == ["schedule:minutely"]
 
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from newsletter import runlog, state
 from newsletter.config import load_config
 from newsletter.cron import fire_times, latest_fire, next_fires, parse_cron
-from newsletter.daemon import catch_up_slot
+from newsletter.daemon import catch_up_slot, jobs_table
 from newsletter.errors import ConfigError
-from newsletter.lease import LeaseLock, LockHeld, LockLost
+from newsletter.lease import LeaseLock, LockHeld, LockLost, lock_name
 from newsletter.logs import JsonFormatter, TextFormatter, fields
 from newsletter.pipeline import slot_label
 
@@ -138,6 +138,20 @@ def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path, state_ur
             first.renew()
         second.release()
         first.acquire()
+
+
+def test_two_newsletters_on_one_database_each_get_a_scheduler(tmp_path, state_url):
+    clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
+    with state.connect(tmp_path, state_url) as engine:
+        minute = timedelta(seconds=60)
+        energy = LeaseLock(engine, "h:1:a", minute, clock, name=lock_name("Energy Brief"))
+        peace = LeaseLock(engine, "h:2:b", minute, clock, name=lock_name("Peace Brief"))
+        again = LeaseLock(engine, "h:3:c", minute, clock, name=lock_name("Peace Brief"))
+        energy.acquire()
+        peace.acquire()  # another newsletter: its own lock
+        with pytest.raises(LockHeld, match="h:2:b"):
+            again.acquire()
+    assert jobs_table("Energy Brief") != jobs_table("Peace Brief")
 
 
 def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path, state_url):

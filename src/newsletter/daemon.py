@@ -1,6 +1,6 @@
 """``newsletter schedule``: the foreground scheduler (APScheduler 3.x) that makes each slot's issue.
 
-- One scheduler per state database: it holds ``lease.LeaseLock`` and heartbeats it.
+- One scheduler per newsletter and state database: it holds ``lease.LeaseLock`` and heartbeats it.
 - Jobs live in a SQLAlchemyJobStore in the state database. On start every stored job is removed
   and the config's ``[[schedule]]`` tables are added afresh: no stale job survives a config change.
 - A slot's fire time is the issue's identity (``pipeline.run(slot=...)``); runs go through
@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from newsletter import state
 from newsletter.config import Config
 from newsletter.cron import latest_fire, parse_cron
 from newsletter.errors import NewsletterError
-from newsletter.lease import LeaseLock, LockLost, SchedulerLock
+from newsletter.lease import LeaseLock, LockLost, SchedulerLock, lock_name
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint, Warn
 from newsletter.runlog import Trigger
@@ -46,6 +47,14 @@ from newsletter.runner import Clock, Deliver, RunAbandoned, chain, execute
 
 log = logging.getLogger("newsletter.schedule")
 JOBS_TABLE = "apscheduler_jobs"
+
+
+def jobs_table(newsletter: str) -> str:
+    """The newsletter's own job table: a scheduler replaces all its jobs at start, so two
+    newsletters sharing one database must not share a table."""
+    return f"{JOBS_TABLE}_{zlib.crc32(newsletter.encode('utf-8')):08x}"
+
+
 # Stages after which a stopping scheduler lets the run finish: the issue is on disk.
 _POINT_OF_NO_RETURN = ("staged", "written", "finished")
 
@@ -151,7 +160,11 @@ class Daemon:
         settings = config.scheduler
         self._grace = timedelta(seconds=settings.grace_seconds)
         self._scheduler = BlockingScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    engine=engine, tablename=jobs_table(config.newsletter.name)
+                )
+            },
             executors={"default": SlotExecutor(self._fire)},
             job_defaults={
                 "coalesce": True,
@@ -345,6 +358,7 @@ def _serve(
                 state.owner_token(),
                 timedelta(seconds=config.scheduler.lease_seconds),
                 clock,
+                name=lock_name(config.newsletter.name),
             )
             lock.acquire()
         daemon = Daemon(

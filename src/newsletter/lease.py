@@ -1,4 +1,5 @@
-"""The scheduler's lock: at most one ``newsletter schedule`` per state database.
+"""The scheduler's lock: at most one ``newsletter schedule`` per newsletter in a
+state database (each newsletter has its own lease row, so projects can share one database).
 
 APScheduler 3.x cannot share a job store between processes (two schedulers run every job
 twice), so the scheduler holds a lease row in the state database and renews it (heartbeat)
@@ -23,6 +24,11 @@ from newsletter.errors import NewsletterError
 
 Clock = Callable[[], datetime]
 LOCK_NAME = "scheduler"
+
+
+def lock_name(newsletter: str) -> str:
+    """Each newsletter has its own scheduler lock, so projects can share one database."""
+    return f"{LOCK_NAME}:{newsletter}"[:100]
 
 
 class LockHeld(NewsletterError):
@@ -54,7 +60,15 @@ class Holder:
 class LeaseLock:
     """The lease-row lock: works on any database SQLAlchemy Core speaks."""
 
-    def __init__(self, engine: Engine, owner: str, lease: timedelta, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        owner: str,
+        lease: timedelta,
+        clock: Clock,
+        name: str = LOCK_NAME,
+    ) -> None:
+        self._name = name
         self._engine = engine
         self._owner = owner
         self._lease = lease
@@ -72,10 +86,10 @@ class LeaseLock:
 
     def _acquire(self, conn: Connection) -> None:
         now = self._clock()
-        holder = current_holder(conn)
+        holder = current_holder(conn, self._name)
         values = {"owner": self._owner, "acquired_at": now, "expires_at": now + self._lease}
         if holder is None:
-            conn.execute(state.scheduler_lease.insert().values(name=LOCK_NAME, **values))
+            conn.execute(state.scheduler_lease.insert().values(name=self._name, **values))
             return
         if holder.expires_at > now and state.owner_alive(holder.owner):
             raise LockHeld(
@@ -85,7 +99,7 @@ class LeaseLock:
             )
         conn.execute(
             state.scheduler_lease.update()
-            .where(state.scheduler_lease.c.name == LOCK_NAME)
+            .where(state.scheduler_lease.c.name == self._name)
             .values(**values)
         )
 
@@ -95,7 +109,7 @@ class LeaseLock:
             updated = conn.execute(
                 state.scheduler_lease.update()
                 .where(
-                    state.scheduler_lease.c.name == LOCK_NAME,
+                    state.scheduler_lease.c.name == self._name,
                     state.scheduler_lease.c.owner == self._owner,
                 )
                 .values(expires_at=now + self._lease)
@@ -107,15 +121,15 @@ class LeaseLock:
         with self._engine.begin() as conn:
             conn.execute(
                 state.scheduler_lease.delete().where(
-                    state.scheduler_lease.c.name == LOCK_NAME,
+                    state.scheduler_lease.c.name == self._name,
                     state.scheduler_lease.c.owner == self._owner,
                 )
             )
 
 
-def current_holder(conn: Connection) -> Holder | None:
+def current_holder(conn: Connection, name: str = LOCK_NAME) -> Holder | None:
     row = conn.execute(
-        sa.select(state.scheduler_lease).where(state.scheduler_lease.c.name == LOCK_NAME)
+        sa.select(state.scheduler_lease).where(state.scheduler_lease.c.name == name)
     ).first()
     if row is None:
         return None

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from newsletter import runlog, state
 from newsletter.config import Config
 from newsletter.cron import next_fires, parse_cron
-from newsletter.daemon import JOBS_TABLE
-from newsletter.lease import Holder, current_holder
+from newsletter.daemon import jobs_table
+from newsletter.lease import Holder, current_holder, lock_name
 
 # Columns shown for each feed when the feed-ingestion module's ``feeds`` table exists; any it
 # lacks are left out, so this keeps working as that table grows.
@@ -59,13 +59,13 @@ class Status:
 def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3) -> Status:
     with state.connect(config.state_dir, config.state.url) as engine:
         with engine.connect() as conn:
-            holder = current_holder(conn)
+            holder = current_holder(conn, lock_name(config.newsletter.name))
         fleet = None
         if config.distributed:
             from newsletter.distributed.status import fleet_report
 
             holder, fleet = fleet_report(config, now)
-        stored = _stored_next(engine)
+        stored = _stored_next(engine, jobs_table(config.newsletter.name))
         return Status(
             newsletter=config.newsletter.name,
             now=now,
@@ -99,10 +99,10 @@ def _next_slots(
     )
 
 
-def _stored_next(engine: Engine) -> dict[str, datetime]:
-    if not sa.inspect(engine).has_table(JOBS_TABLE):
+def _stored_next(engine: Engine, table: str) -> dict[str, datetime]:
+    if not sa.inspect(engine).has_table(table):
         return {}
-    jobs = sa.Table(JOBS_TABLE, sa.MetaData(), autoload_with=engine)
+    jobs = sa.Table(table, sa.MetaData(), autoload_with=engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time)).all()
     return {

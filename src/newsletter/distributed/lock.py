@@ -1,4 +1,4 @@
-"""One scheduler per database, by a PostgreSQL advisory lock held on a dedicated session.
+"""One scheduler per newsletter and database (the key hashes the newsletter's name), by a PostgreSQL advisory lock held on a dedicated session.
 
 The lock lives exactly as long as the session: a scheduler killed with SIGKILL closes its socket,
 PostgreSQL ends the session and the lock is free at once, with no lease to expire. A whole
@@ -11,6 +11,7 @@ still answers SIGTERM while it waits.
 from __future__ import annotations
 
 import threading
+import zlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,6 +22,12 @@ from newsletter.lease import LockHeld, LockLost
 
 SCHEDULER_LOCK = 0x6E6C5F73  # "nl_s": the advisory lock key of 'newsletter schedule'
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+
+
+def scheduler_key(newsletter: str) -> int:
+    """The advisory lock key of one newsletter's scheduler: SCHEDULER_LOCK in the high 32 bits
+    (pg_locks.classid), a hash of the name in the low 32 (pg_locks.objid)."""
+    return (SCHEDULER_LOCK << 32) | zlib.crc32(newsletter.encode("utf-8"))
 
 
 class AdvisoryLockHeld(LockHeld):

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from newsletter import runlog, state
 from newsletter.config import Config
-from newsletter.distributed.lock import AdvisoryLock
+from newsletter.distributed.lock import AdvisoryLock, scheduler_key
 from newsletter.errors import NewsletterError
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint, Warn
@@ -33,7 +33,9 @@ def scheduler_lock(config: Config, *, standby: bool, poll: float = 0.5) -> Advis
     Called with SIGTERM/SIGINT blocked (the daemon receives them with sigwait), so a waiting
     standby polls for them with ``sigtimedwait`` between tries."""
     assert config.state.url is not None
-    lock = AdvisoryLock(config.state.url, state.owner_token())
+    lock = AdvisoryLock(
+        config.state.url, state.owner_token(), scheduler_key(config.newsletter.name)
+    )
     if not standby:
         lock.acquire()
         return lock

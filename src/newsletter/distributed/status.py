@@ -42,10 +42,12 @@ class Fleet:
 
 def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str, object]]:
     """For ``newsletter status``: the scheduler holding the advisory lock, and the fleet."""
-    from newsletter.distributed.lock import AdvisoryLock
+    from newsletter.distributed.lock import AdvisoryLock, scheduler_key
 
     assert config.state.url is not None
-    lock = AdvisoryLock(config.state.url, "newsletter-status")
+    lock = AdvisoryLock(
+        config.state.url, "newsletter-status", scheduler_key(config.newsletter.name)
+    )
     try:
         held = lock.holder_session()
     finally:
