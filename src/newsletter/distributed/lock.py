@@ -1,4 +1,5 @@
-"""One scheduler per newsletter and database (the key hashes the newsletter's name), by a PostgreSQL advisory lock held on a dedicated session.
+"""One scheduler per newsletter and database (the key hashes the newsletter's name), by a
+PostgreSQL advisory lock held on a dedicated session.
 
 The lock lives exactly as long as the session: a scheduler killed with SIGKILL closes its socket,
 PostgreSQL ends the session and the lock is free at once, with no lease to expire. A whole
