@@ -58,6 +58,18 @@ def run_cli(
     )
 
 
+def start_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``newsletter ARGS`` started in a real subprocess, output piped, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsletter", *args],
+        cwd=cwd,
+        env={**cli_env(), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 def cli(project: Path) -> Iterator[object]:
     def call(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

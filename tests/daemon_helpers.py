@@ -5,13 +5,12 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import cli_env
+from conftest import start_cli
 
 SECOND_SEED = """+++
 title = "Talks resume in Geneva"
@@ -67,14 +66,7 @@ def query(project: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def start(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=project,
-        env={**cli_env(), **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cli(project, *args, env=env)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:

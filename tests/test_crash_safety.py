@@ -7,12 +7,10 @@ complete the slot with exactly one complete issue and a consistent state databas
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import cli_env, run_cli
+from conftest import run_cli, start_cli
 from daemon_helpers import assert_complete, issue_folders, query, read_until, runs, start
 from newsletter.pipeline import STAGES
 
@@ -58,17 +56,7 @@ def test_kill_9_at_any_stage_then_the_next_run_completes_the_slot(project, stage
 
 
 def test_concurrent_runs_for_one_slot_make_one_issue(project):
-    runners = [
-        subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "run", "--slot", SLOT],
-            cwd=project,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
+    runners = [start_cli(project, "run", "--slot", SLOT) for _ in range(3)]
     outputs = [r.communicate(timeout=60) for r in runners]
     assert [r.returncode for r in runners] == [0, 0, 0], outputs
     (folder,) = issue_folders(project)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, start_cli
 from feedserver import FeedServer, Route, serving
 from fleet import fresh_database, make_distributed, wait_until, workers
 from newsletter import pipeline
@@ -48,17 +48,7 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     url = fresh_database(postgres_url)
     queue = make_distributed(project, url, redis_url)
     with workers(project, 2):
-        commands = [
-            subprocess.Popen(
-                [sys.executable, "-m", "newsletter", "run"],
-                cwd=project,
-                env=cli_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(3)
-        ]
+        commands = [start_cli(project, "run") for _ in range(3)]
         outputs = [c.communicate(timeout=60) for c in commands]
         # Extra build messages (each run enqueues one) are no-ops; let the workers drain them.
         wait_until(lambda: queue_depth(redis_url, queue) == (0, 0), 30, "an empty queue")
@@ -173,14 +163,7 @@ def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
     smtp.handler.hold_after = SUBSCRIBERS // 2  # every sender stops, mid-transaction, here
     try:
         with workers(project, 2, env=SECRET) as (first, _):
-            command = subprocess.Popen(
-                [sys.executable, "-m", "newsletter", "send"],
-                cwd=project,
-                env={**cli_env(), **SECRET},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            command = start_cli(project, "send", env=SECRET)
             assert smtp.handler.held.wait(90), "the senders never reached the halfway mark"
             # Every sender now waits at MAIL FROM with a claimed message. Let the messages the
             # server had already accepted be recorded (SMTP's one ambiguous instant is between
@@ -270,14 +253,7 @@ def test_200_feeds_on_two_workers_make_exactly_one_issue(
         )
     with feed_project(project, latency=0.02) as server, workers(project, 2) as (first, _second):
         if kill:
-            command = subprocess.Popen(
-                [sys.executable, "-m", "newsletter", "run"],
-                cwd=project,
-                env=cli_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            command = start_cli(project, "run")
             wait_until(lambda: fetched(url) >= FEEDS // 4, 60, "a quarter of the fetches")
             first.kill()
             assert fetched(url) < FEEDS  # it died mid-fetch: the rest is the other's to do

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env
+from conftest import start_cli
 from emailkit import TODAY, new_project, set_in_config
 from newsletter.previewserver import PreviewState, make_server
 
@@ -108,14 +106,7 @@ def test_a_template_error_shows_in_the_page_and_the_server_lives_on(
 
 def test_the_preview_command_listens_and_stops_cleanly(tmp_path: Path) -> None:
     project = new_project(tmp_path / "project")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "preview", "--port", "0"],
-        cwd=project,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(project, "preview", "--port", "0")
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
