@@ -22,12 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_summaries import REPO, load_devset
 
-from newsletter.articles import Article, split_sentences
 from newsletter.config import load_config
+from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.relevance import build_gate
+from newsletter.digest.sentences import split_sentences
+from newsletter.email.render import load_templates, render_issue
+from newsletter.model import Article
 from newsletter.pipeline import compose_issue
-from newsletter.relevance import build_gate
-from newsletter.render import load_templates, render_issue
-from newsletter.sections import ExtractiveSummarizer
 
 FILLER = [
     "harbour",

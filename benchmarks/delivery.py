@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from newsletter.config import load_config  # noqa: E402
-from newsletter.delivery import deliver_issue  # noqa: E402
+from newsletter.delivery.send import deliver_issue  # noqa: E402
 from newsletter.pipeline import run  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 

@@ -34,12 +34,14 @@ import sqlalchemy as sa  # noqa: E402
 
 from feedserver import Route, serving  # noqa: E402
 from fleet import fresh_database, workers  # noqa: E402
-from newsletter import ledger, pipeline, state  # noqa: E402
+from newsletter import pipeline  # noqa: E402
 from newsletter.config import Config, load_config  # noqa: E402
-from newsletter.delivery import deliver_issue  # noqa: E402
+from newsletter.delivery import ledger  # noqa: E402
+from newsletter.delivery.send import deliver_issue  # noqa: E402
 from newsletter.distributed.app import CeleryQueue, make_app  # noqa: E402
 from newsletter.distributed.orchestrate import enqueue_slot  # noqa: E402
-from newsletter.ingest import default_fetcher, ingest_feeds  # noqa: E402
+from newsletter.sources.ingest import default_fetcher, ingest_feeds  # noqa: E402
+from newsletter.store import state  # noqa: E402
 from servers import postgres_server, redis_server  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 

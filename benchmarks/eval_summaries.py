@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
-from newsletter.articles import Article, split_sentences
 from newsletter.config import Config, load_config
-from newsletter.digest import Digest
-from newsletter.sections import ExtractiveSummarizer
-from newsletter.seeds import read_seed
+from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.sentences import split_sentences
+from newsletter.model import Article, Digest
+from newsletter.sources.seeds import read_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DEVSET = REPO / "benchmarks" / "data" / "devset"

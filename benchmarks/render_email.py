@@ -13,11 +13,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from newsletter.articles import Source
 from newsletter.config import load_config, parse_config
+from newsletter.email.render import load_templates, render_issue
+from newsletter.model import Item, Section, Source
 from newsletter.preview import render_in_memory, sample_issue
-from newsletter.render import load_templates, render_issue
-from newsletter.sections import Item, Section
 
 REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2025, 11, 21)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from conftest import FOUNDING_SEED, REPO
 from newsletter.config import Config, load_config
+from newsletter.email.render import RenderedIssue
 from newsletter.pipeline import run
 from newsletter.preview import render_in_memory
-from newsletter.render import RenderedIssue
 
 TODAY = date(2025, 11, 21)
 ARTIFACTS = REPO / "test-artifacts"

@@ -13,7 +13,7 @@ import pytest
 
 from browser import Browser, chromium_path
 from emailkit import ARTIFACTS, TODAY, build_issue, config_of, new_project
-from newsletter.previewserver import PreviewState, make_server
+from newsletter.web.preview import PreviewState, make_server
 
 SECTION_TITLES = ["The US plan", "Ukraine's response", "Russia's demands"]
 

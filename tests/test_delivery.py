@@ -17,12 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import cli_env
-from newsletter import state
 from newsletter.config import Config, load_config
-from newsletter.delivery import DeliveryReport, deliver_issue
+from newsletter.delivery.send import DeliveryReport, deliver_issue
+from newsletter.delivery.unsubscribe import verify_token
 from newsletter.errors import ConfigError, DeliveryError
 from newsletter.pipeline import run as build
-from newsletter.unsubscribe import verify_token
+from newsletter.store import state
 from smtp_server import SmtpServer
 
 SECRET = "test-secret-0123456789abcdef"
@@ -353,7 +353,7 @@ def test_send_refuses_without_the_secret_or_the_password(project: Path, smtp: Sm
 
 
 def test_unsubscribe_placeholder_and_wrong_smtp_settings(project: Path) -> None:
-    from newsletter.unsubscribe import unsubscribe_link
+    from newsletter.delivery.unsubscribe import unsubscribe_link
 
     assert unsubscribe_link("https://x.org/u/{token}", "v1.a.b") == "https://x.org/u/v1.a.b"
     assert unsubscribe_link("https://x.org/u?list=3", "t") == "https://x.org/u?list=3&token=t"
@@ -383,7 +383,7 @@ class FakeClock:
 
 
 def test_rate_limit_spaces_the_messages(project: Path, smtp: SmtpServer) -> None:
-    from newsletter.delivery import Pacing
+    from newsletter.delivery.send import Pacing
 
     config = configure(project, smtp.port, rate=2)
     clock = FakeClock()
@@ -393,7 +393,7 @@ def test_rate_limit_spaces_the_messages(project: Path, smtp: SmtpServer) -> None
 
 
 def test_backoff_doubles_between_temporary_failures(project: Path, smtp: SmtpServer) -> None:
-    from newsletter.delivery import Pacing
+    from newsletter.delivery.send import Pacing
 
     config = configure(project, smtp.port, attempts=3, backoff=1.5)
     smtp.handler.data_replies["alice@example.org"] = ["421 4.3.2 busy", "452 4.3.1 full", "451 x"]
@@ -480,7 +480,7 @@ def test_a_connection_that_keeps_dropping_stops_the_run_and_the_rerun_goes_on(
 
 
 def test_which_issue_send_picks(project: Path, smtp: SmtpServer) -> None:
-    from newsletter.delivery import find_issue
+    from newsletter.delivery.send import find_issue
 
     config = configure(project, smtp.port)
     first = built_issue(config)
@@ -498,7 +498,7 @@ def test_which_issue_send_picks(project: Path, smtp: SmtpServer) -> None:
 def test_the_scheduler_hook_sends_a_written_issue_and_never_raises(
     project: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsletter.delivery import deliver_after_build
+    from newsletter.delivery.send import deliver_after_build
 
     config = configure(project, smtp.port)
     result = build(config, now=NOW, warn=print)

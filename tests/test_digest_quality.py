@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.articles import Article, Source
 from newsletter.config import Config, ConfigError, SummarySettings, load_config, parse_config
-from newsletter.digest import Digest
-from newsletter.sections import ExtractiveSummarizer
+from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.model import Article, Digest, Source
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import state
 from newsletter.config import Config, load_config
 from newsletter.distributed import orchestrate, slotstate
 from newsletter.distributed import work as w
+from newsletter.store import state
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SLOT = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)

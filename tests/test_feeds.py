@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from conftest import run_cli
 from feedserver import FeedServer, Route, serving
-from newsletter import feedstate, state
 from newsletter.config import Config, load_config
 from newsletter.pipeline import RunResult, run
+from newsletter.sources import feedstate
+from newsletter.store import state
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
 STORY = (

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedserver import Route, serving
-from newsletter import state
 from newsletter.config import load_config
-from newsletter.fetch import FetchRequest, FetchResult, OnResult
-from newsletter.ingest import default_fetcher, feed_health, ingest_feeds
+from newsletter.sources.fetch import FetchRequest, FetchResult, OnResult
+from newsletter.sources.ingest import default_fetcher, feed_health, ingest_feeds
+from newsletter.store import state
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
 PAGE = (
@@ -120,8 +120,8 @@ def test_any_fetcher_will_do_even_one_that_reports_only_at_the_end(project: Path
 def test_feed_state_round_trips_on_sqlite_and_postgresql(
     tmp_path: Path, state_url: str | None
 ) -> None:
-    from newsletter.articles import Article
-    from newsletter.feedstate import (
+    from newsletter.model import Article
+    from newsletter.sources.feedstate import (
         FeedRecord,
         load_feeds,
         published_urls,

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import shared_data
 from feedserver import Route, serving
-from newsletter.articles import Article
 from newsletter.config import load_config
-from newsletter.dedup import dedupe
 from newsletter.errors import ConfigError
-from newsletter.feeds import ParseJob, canonical_url, parse_feed, plain_text
-from newsletter.fetch import FetchLimits, FetchRequest, HttpFetcher
+from newsletter.model import Article
+from newsletter.sources.dedup import dedupe
+from newsletter.sources.feeds import ParseJob, canonical_url, parse_feed, plain_text
+from newsletter.sources.fetch import FetchLimits, FetchRequest, HttpFetcher
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
 

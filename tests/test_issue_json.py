@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.issue import issue_from_json, issue_json
+from newsletter.model import issue_from_json, issue_json
 from newsletter.pipeline import run
 
 
@@ -38,7 +38,7 @@ def test_issue_json_from_before_slot_and_lead_still_reads() -> None:
 
 
 def test_an_oversized_issue_read_back_is_trimmed_from_the_end(project: Path) -> None:
-    from newsletter.render import load_templates, render_issue
+    from newsletter.email.render import load_templates, render_issue
 
     config = load_config(project / "newsletter.toml")
     result = run(config, now=datetime(2025, 11, 22, 7, tzinfo=UTC), warn=lambda _: None)

@@ -9,7 +9,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newsletter import ledger, state
+from newsletter.delivery import ledger
+from newsletter.store import state
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 KEY = ledger.Key("NL", 1, "a@example.org")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from newsletter.config import Config, load_config
-from newsletter.digest import Digest
-from newsletter.sections import ExtractiveSummarizer
-from newsletter.summarizers import build_summarizer
-from newsletter.summarizers.llm import LLMSummarizer
+from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.llm import LLMSummarizer
+from newsletter.digest.summarizer import build_summarizer
+from newsletter.model import Digest
 
 REPO = Path(__file__).resolve().parents[1]
 Reply = Callable[[dict[str, Any]], tuple[int, str, float]]  # body -> status, content, delay
@@ -70,7 +70,7 @@ def config() -> Config:
 
 
 def seed_articles() -> list[Any]:
-    from newsletter.seeds import read_seed
+    from newsletter.sources.seeds import read_seed
 
     return [read_seed(REPO / "seeds" / "us-peace-plan-ukraine-russia.txt")]
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsletter.articles import Article
-from newsletter.dedup import _near_duplicates, article_text, dedupe, signatures
-from newsletter.feeds import ParseJob
-from newsletter.ingest import _Parser
+from newsletter.model import Article
+from newsletter.sources.dedup import _near_duplicates, article_text, dedupe, signatures
+from newsletter.sources.feeds import ParseJob
+from newsletter.sources.ingest import _Parser
 
 NOW = datetime(2025, 11, 25, 7, tzinfo=UTC)
 WORDS = [f"w{i}" for i in range(3000)] + ["Kyiv", "talks", "plan", "Geneva", "envoy"]

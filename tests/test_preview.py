@@ -17,7 +17,7 @@ import pytest
 
 from conftest import start_cli
 from emailkit import TODAY, new_project, set_in_config
-from newsletter.previewserver import PreviewState, make_server
+from newsletter.web.preview import PreviewState, make_server
 
 
 @pytest.fixture

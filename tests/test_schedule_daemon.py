@@ -22,7 +22,7 @@ from daemon_helpers import (
     stop,
     wait_for,
 )
-from newsletter.daemon import jobs_table
+from newsletter.schedule.daemon import jobs_table
 
 
 @pytest.fixture

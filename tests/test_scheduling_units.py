@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from newsletter import runlog, state
 from newsletter.config import load_config
-from newsletter.cron import fire_times, latest_fire, next_fires, parse_cron
-from newsletter.daemon import catch_up_slot, jobs_table
 from newsletter.errors import ConfigError
-from newsletter.lease import LeaseLock, LockHeld, LockLost, lock_name
 from newsletter.logs import JsonFormatter, TextFormatter, fields
 from newsletter.pipeline import slot_label
+from newsletter.schedule import runlog
+from newsletter.schedule.cron import fire_times, latest_fire, next_fires, parse_cron
+from newsletter.schedule.daemon import catch_up_slot, jobs_table
+from newsletter.schedule.lease import LeaseLock, LockHeld, LockLost, lock_name
+from newsletter.store import state
 
 KYIV = ZoneInfo("Europe/Kyiv")
 WEDNESDAY = datetime(2025, 11, 26, 12, 0, tzinfo=KYIV)
@@ -206,7 +207,7 @@ def test_log_lines_are_one_line_text_or_json():
 def test_status_reports_feed_health_from_the_feeds_table(project):
     from newsletter import status
     from newsletter.config import load_config
-    from newsletter.feedstate import FeedRecord, save_feeds
+    from newsletter.sources.feedstate import FeedRecord, save_feeds
 
     config = load_config(project / "newsletter.toml")
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)

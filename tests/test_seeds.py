@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import FOUNDING_SEED, run_cli
-from newsletter.seeds import read_seed, read_seeds
+from newsletter.sources.seeds import read_seed, read_seeds
 
 
 def test_founding_seed_headline_comes_from_references() -> None:

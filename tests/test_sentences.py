@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.articles import _segmenter, split_sentences
+from newsletter.digest.sentences import _segmenter, split_sentences
 
 
 def pysbd_only(text: str) -> list[str]:

@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newsletter import state
+from newsletter.store import state
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SLOT = "2026-11-25T00:00:00+02:00"

@@ -11,12 +11,11 @@ import pytest
 
 from conftest import REPO, run_cli
 from emailkit import TODAY, config_of, inspect, new_project, rendered, set_in_config
-from newsletter.articles import Source
-from newsletter.emailcheck import contrast
+from newsletter.email.emailcheck import contrast
+from newsletter.email.render import MAX_HTML_BYTES, load_templates, render_issue
 from newsletter.errors import TemplateError
+from newsletter.model import Item, Section, Source
 from newsletter.preview import sample_issue
-from newsletter.render import MAX_HTML_BYTES, load_templates, render_issue
-from newsletter.sections import Item, Section
 
 
 @pytest.fixture

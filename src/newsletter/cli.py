@@ -22,7 +22,7 @@ from newsletter.config import CONFIG_NAME, Config, load_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.logs import LogFormat, configure, progress
 from newsletter.pipeline import Checkpoint
-from newsletter.runner import PAUSE_ENV, chain, execute, pause_at
+from newsletter.schedule.runner import PAUSE_ENV, chain, execute, pause_at
 from newsletter.skeleton import default_config_text, default_templates_dir
 
 EXIT_FAILED = 1
@@ -172,7 +172,7 @@ def _run_distributed(
     config: Config, slot: datetime | None, new_edition: bool, allow_empty: bool, wait: bool
 ) -> int:
     from newsletter.distributed.commands import run_command
-    from newsletter.runner import default_slot
+    from newsletter.schedule.runner import default_slot
 
     now = _now()
     return run_command(
@@ -238,7 +238,7 @@ def preview(config_path: Path, port: int, no_feeds: bool) -> None:
     """Serve today's issue, built in memory from the seeds and feeds, at
     http://127.0.0.1:PORT; it rebuilds and the page reloads when a template, a seed or the
     config changes. Nothing is written and no state is recorded."""
-    from newsletter.previewserver import PreviewState, make_server
+    from newsletter.web.preview import PreviewState, make_server
 
     _load(config_path)
     try:
@@ -271,9 +271,9 @@ def schedule(config_path: Path, standby: bool) -> None:
 
     Stops cleanly on SIGTERM or SIGINT (exit 0). Refuses to start (exit 3) while another
     scheduler runs on the same state database."""
-    from newsletter.daemon import serve
-    from newsletter.delivery import deliver_after_build
-    from newsletter.lease import LockHeld
+    from newsletter.delivery.send import deliver_after_build
+    from newsletter.schedule.daemon import serve
+    from newsletter.schedule.lease import LockHeld
 
     config = _load(config_path)
     if not config.schedule:
@@ -346,7 +346,7 @@ def send(
 ) -> None:
     """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
     subscriber who has not been sent it yet, one personalized message each."""
-    from newsletter.delivery import deliver_issue, find_issue
+    from newsletter.delivery.send import deliver_issue, find_issue
 
     config = _load(config_path)
     if config.distributed and not dry_run and not retry_refused:
@@ -377,8 +377,8 @@ def send(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per feed).")
 def feeds(config_path: Path, as_json: bool) -> None:
     """List every feed with its health: broken ones first."""
-    from newsletter import state
-    from newsletter.ingest import feed_health
+    from newsletter.sources.ingest import feed_health
+    from newsletter.store import state
 
     config = _load(config_path)
     try:

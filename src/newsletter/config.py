@@ -227,7 +227,7 @@ class ScheduleSettings(_Model):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from newsletter.cron import parse_cron
+        from newsletter.schedule.cron import parse_cron
 
         parse_cron(value, ZoneInfo("UTC"))
         return value

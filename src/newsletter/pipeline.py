@@ -12,21 +12,19 @@ from typing import Literal
 
 from sqlalchemy.engine import Engine
 
-from newsletter import state
-from newsletter.articles import Article
 from newsletter.config import Config
-from newsletter.dedup import Story, dedupe
-from newsletter.digest import Digest
+from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.summarizer import Summarizer, build_summarizer
+from newsletter.email.message import build_message, message_bytes
+from newsletter.email.render import RenderedIssue, Templates, load_templates, render_issue
 from newsletter.errors import NewsletterError
-from newsletter.fetch import Fetcher
-from newsletter.ingest import default_fetcher, drop_published, ingest_feeds
-from newsletter.issue import Issue, issue_json
-from newsletter.message import build_message, message_bytes
-from newsletter.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
-from newsletter.render import RenderedIssue, Templates, load_templates, render_issue
-from newsletter.sections import ExtractiveSummarizer
-from newsletter.seeds import read_seeds
-from newsletter.summarizers import Summarizer, build_summarizer
+from newsletter.model import Article, Digest, Issue, issue_json
+from newsletter.sources.dedup import Story, dedupe
+from newsletter.sources.fetch import Fetcher
+from newsletter.sources.ingest import default_fetcher, drop_published, ingest_feeds
+from newsletter.sources.seeds import read_seeds
+from newsletter.store import state
+from newsletter.store.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
 Warn = Callable[[str], None]

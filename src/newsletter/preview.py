@@ -8,24 +8,22 @@ from datetime import UTC, date, datetime, time
 
 import jinja2
 
-from newsletter.articles import Article, Source
 from newsletter.config import Config
-from newsletter.dedup import dedupe
-from newsletter.emailcheck import brand_contrast, html_findings
-from newsletter.errors import NewsletterError
-from newsletter.fetch import Fetcher
-from newsletter.ingest import peek_feeds
-from newsletter.issue import Issue
-from newsletter.linemarks import display_path
-from newsletter.pipeline import compose_issue, gather_articles
-from newsletter.render import (
+from newsletter.email.emailcheck import brand_contrast, html_findings
+from newsletter.email.linemarks import display_path
+from newsletter.email.render import (
     RenderedIssue,
     TemplateProblems,
     Templates,
     load_templates,
     render_issue,
 )
-from newsletter.sections import Item, Section
+from newsletter.errors import NewsletterError
+from newsletter.model import Article, Issue, Item, Section, Source
+from newsletter.pipeline import compose_issue, gather_articles
+from newsletter.sources.dedup import dedupe
+from newsletter.sources.fetch import Fetcher
+from newsletter.sources.ingest import peek_feeds
 
 SAMPLE_SOURCE = Source(
     title="Sample article used by newsletter check",

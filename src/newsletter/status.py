@@ -12,11 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from newsletter import runlog, state
 from newsletter.config import Config
-from newsletter.cron import next_fires, parse_cron
-from newsletter.daemon import jobs_table
-from newsletter.lease import Holder, current_holder, lock_name
+from newsletter.schedule import runlog
+from newsletter.schedule.cron import next_fires, parse_cron
+from newsletter.schedule.daemon import jobs_table
+from newsletter.schedule.lease import Holder, current_holder, lock_name
+from newsletter.store import state
 
 # Columns shown for each feed when the feed-ingestion module's ``feeds`` table exists; any it
 # lacks are left out, so this keeps working as that table grows.

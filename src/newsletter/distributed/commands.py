@@ -13,9 +13,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from newsletter import runlog, state
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
+from newsletter.schedule import runlog
+from newsletter.store import state
 
 Echo = Callable[[str], None]
 
@@ -121,8 +122,8 @@ def send_command(config: Config, *, issue: str | None, wait: bool, echo: Echo, e
 
     from kombu.exceptions import OperationalError
 
-    from newsletter import ledger
-    from newsletter.delivery import find_issue, load_issue
+    from newsletter.delivery import ledger
+    from newsletter.delivery.send import find_issue, load_issue
     from newsletter.distributed.app import CeleryQueue, make_app
     from newsletter.distributed.stages import subscriber_keys
 

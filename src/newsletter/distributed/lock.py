@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from newsletter.lease import LockHeld, LockLost
+from newsletter.schedule.lease import LockHeld, LockLost
 
 SCHEDULER_LOCK = 0x6E6C5F73  # "nl_s": the advisory lock key of 'newsletter schedule'
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}

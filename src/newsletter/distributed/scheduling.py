@@ -14,13 +14,14 @@ import logging
 import signal
 from datetime import datetime
 
-from newsletter import runlog, state
 from newsletter.config import Config
 from newsletter.distributed.lock import AdvisoryLock, scheduler_key
 from newsletter.errors import NewsletterError
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint, Warn
-from newsletter.runner import Clock, Deliver
+from newsletter.schedule import runlog
+from newsletter.schedule.runner import Clock, Deliver
+from newsletter.store import state
 
 log = logging.getLogger("newsletter.schedule")
 QUEUED = "queued"

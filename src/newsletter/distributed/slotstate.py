@@ -15,7 +15,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from newsletter.state import metadata
+from newsletter.store.state import metadata
 
 SlotStatus = Literal["fetching", "building", "done", "skipped", "failed"]
 FetchStatus = Literal["pending", "done", "failed"]

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from newsletter.articles import Article
 from newsletter.config import Config
-from newsletter.fetch import Fetcher
+from newsletter.model import Article
+from newsletter.sources.fetch import Fetcher
 from newsletter.timings import NO_TIMINGS, Timings
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ def worker_fetcher(config: Config) -> Fetcher:
     """The feed fetcher a worker keeps for its life: the configured limits, one TLS context."""
     import httpx
 
-    from newsletter.fetch import HttpFetcher
-    from newsletter.ingest import fetch_limits
+    from newsletter.sources.fetch import HttpFetcher
+    from newsletter.sources.ingest import fetch_limits
 
     return HttpFetcher(fetch_limits(config), verify=httpx.create_ssl_context())
 
@@ -40,7 +40,7 @@ def ingest_one(
     warn: Callable[[str], None],
 ) -> int:
     """Fetch, parse and store the one feed configured at ``url``; how many articles it gave."""
-    from newsletter.ingest import ingest_feeds
+    from newsletter.sources.ingest import ingest_feeds
 
     feeds = [f for f in config.feeds if f.url == url and f.enabled]
     if not feeds:
@@ -61,7 +61,7 @@ def stored_articles(
 ) -> list[Article]:
     """The build's feed articles: what the slot's fetch tasks stored and no issue published.
     (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.)"""
-    from newsletter.feedstate import stored_articles as stored
+    from newsletter.sources.feedstate import stored_articles as stored
 
     urls = [f.url for f in config.feeds if f.enabled]
     return stored(engine, urls, config.newsletter.name)
@@ -71,7 +71,7 @@ def subscriber_keys(config: Config) -> list[str]:
     """Every subscriber's key (lowercased address), in the list's order."""
     import logging
 
-    from newsletter.subscribers import read_subscribers
+    from newsletter.delivery.subscribers import read_subscribers
 
     warn = logging.getLogger("newsletter.worker").warning
     known = [s.id for s in config.sections]
@@ -82,7 +82,7 @@ def send_some(config: Config, number: int, emails: Sequence[str], now: datetime)
     """Deliver issue ``number`` to these subscribers, through delivery's per-subscriber claims."""
     import logging
 
-    from newsletter.delivery import deliver_issue, find_issue
+    from newsletter.delivery.send import deliver_issue, find_issue
     from newsletter.distributed.work import BatchOutcome
 
     warn = logging.getLogger("newsletter.worker").warning

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter.config import Config
-from newsletter.lease import Holder
+from newsletter.schedule.lease import Holder
 
 # Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
 _PRIORITY_SEP = "\x06\x16"
@@ -59,8 +59,8 @@ def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str
     found = fleet(config)
     assert found is not None
     report = found.as_json()
-    from newsletter import state
     from newsletter.distributed.slotstate import recent
+    from newsletter.store import state
 
     with state.connect(config.state_dir, config.state.url) as engine:
         report["slots"] = recent(engine, config.newsletter.name)

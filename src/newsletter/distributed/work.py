@@ -25,11 +25,12 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from newsletter import pipeline, state
+from newsletter import pipeline
 from newsletter.config import Config
 from newsletter.distributed import slotstate
 from newsletter.distributed.stages import stored_articles
-from newsletter.fetch import Fetcher
+from newsletter.sources.fetch import Fetcher
+from newsletter.store import state
 
 log = logging.getLogger("newsletter.worker")
 Clock = Callable[[], datetime]
@@ -234,7 +235,7 @@ def build_issue(work: Work, run_id: int, attempt: int) -> None:
 def pause_for_tests() -> Callable[[str], None]:
     """Test-only, as for the CLI (runner.PAUSE_ENV): stop a build dead at a named stage so a
     test can SIGKILL the worker running it."""
-    from newsletter.runner import PAUSE_ENV, pause_at
+    from newsletter.schedule.runner import PAUSE_ENV, pause_at
 
     spec = os.environ.get(PAUSE_ENV)
     return pause_at(spec) if spec else (lambda _stage: None)

@@ -1,0 +1,1 @@
+"""Delivery: an issue in the outbox -> one message per subscriber, over SMTP, exactly once."""

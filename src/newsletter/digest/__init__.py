@@ -1,0 +1,2 @@
+"""The digest: articles -> a lead and sectioned, attributed items (relevance, sectioning,
+selection, summarizer backends). Pure: no database, no network but the optional LLM backend."""

@@ -1,0 +1,143 @@
+"""Sectioning: which section (if any) each relevant sentence belongs to.
+
+A sentence's fit to a section is the weight of the section's words it contains: keywords
+weigh most, words of the title and description less. Two things come from the day's own
+articles rather than the config:
+
+- a keyword that nearly every relevant sentence contains (the country the newsletter is
+  about) says little about *which* section a sentence belongs to, so its weight shrinks with
+  its share of today's sentences (an inverse document frequency, computed per run);
+- cues are learned: a word that is not configured anywhere but co-occurs, in today's
+  confidently placed sentences, almost only with one section's sentences ("Peskov" beside
+  "Kremlin" and "Moscow") gets weight for that section, so editors need not list every name.
+
+A sentence goes to the section it fits best, or nowhere when no section reaches MIN_SCORE
+or two sections tie.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from newsletter.config import SectionSettings
+from newsletter.digest.lexicon import Terms, keyword_terms, stems
+
+KEYWORD_WEIGHT = 3.0
+PHRASE_WEIGHT = 4.0  # a multi-word keyword ("security guarantees") is more specific
+TOPIC_WEIGHT = 1.0
+MIN_SCORE = 3.0
+STRONG_TERM = 1.2  # a keyword or learned cue, even when discounted; not a description word
+SUBJECT_BONUS = 1.5
+MIN_IDF_FACTOR = 0.4
+IDF_MIN_SENTENCES = 6
+CONFIDENT_RATIO = 2.0  # best score at least twice the runner-up's
+CUE_MIN_COUNT = 2
+CUE_MIN_SHARE = 0.75
+CUE_MAX_DF = 0.25  # a word in over a quarter of today's sentences is no cue
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A sentence as the scorers see it: its stems in order, and as a set."""
+
+    words: tuple[str, ...]
+    distinct: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str, language: str) -> Tokens:
+        words = tuple(stems(text, language))
+        return cls(words, frozenset(words))
+
+
+def section_terms(section: SectionSettings, language: str) -> Terms:
+    """The configured vocabulary of one section (a section without keywords is described
+    by its title and description alone, which then weigh as keywords)."""
+    weight = TOPIC_WEIGHT if section.keywords else KEYWORD_WEIGHT
+    words = {w: weight for w in stems(f"{section.title} {section.description}", language)}
+    configured = keyword_terms(section.keywords, KEYWORD_WEIGHT, language)
+    words.update(configured.words)
+    phrases = dict.fromkeys(configured.phrases, PHRASE_WEIGHT)
+    return Terms(words, phrases)
+
+
+def score(tokens: Tokens, profiles: Sequence[Terms]) -> tuple[float, ...]:
+    """Each section's fit; the section of the sentence's first strong term (usually its
+    subject: "Russian missiles hit Ukraine" is about Russia) gets SUBJECT_BONUS."""
+    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
+    for word in tokens.words:
+        weights = [p.words.get(word, 0.0) for p in profiles]
+        strongest = max(weights, default=0.0)
+        if strongest >= STRONG_TERM:
+            for i, weight in enumerate(weights):
+                if weight == strongest:
+                    scores[i] += SUBJECT_BONUS
+            break
+    return tuple(scores)
+
+
+def assign(scores: Sequence[float]) -> int | None:
+    """The index of the best-fitting section, or None (too weak, or a tie)."""
+    if not scores:
+        return None
+    ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best = ranked[0]
+    if scores[best] < MIN_SCORE:
+        return None
+    if len(ranked) > 1 and scores[ranked[1]] >= scores[best]:
+        return None
+    return best
+
+
+def adapt(profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool) -> list[Terms]:
+    """Today's profiles: configured words weighted by how discriminating they are today,
+    plus learned cues."""
+    df = Counter(w for s in sentences for w in s.distinct)
+    n = len(sentences)
+    adapted = [_discount(p, df, n) for p in profiles]
+    if learn and len(profiles) > 1:
+        adapted = _learn_cues(adapted, sentences, df)
+    return adapted
+
+
+def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:
+    if n < IDF_MIN_SENTENCES:
+        return profile
+    words = {
+        w: weight * max(MIN_IDF_FACTOR, 1.0 - df[w] / n) for w, weight in profile.words.items()
+    }
+    return Terms(words, profile.phrases)
+
+
+def _learn_cues(
+    profiles: list[Terms], sentences: Sequence[Tokens], df: Counter[str]
+) -> list[Terms]:
+    known = {w for p in profiles for w in p.words} | {
+        w for p in profiles for ph in p.phrases for w in ph
+    }
+    per_section: dict[str, Counter[int]] = defaultdict(Counter)
+    for tokens in sentences:
+        section = _confident(score(tokens, profiles))
+        if section is None:
+            continue
+        for word in tokens.distinct - known:
+            per_section[word][section] += 1
+    n = len(sentences)
+    learned: list[dict[str, float]] = [{} for _ in profiles]
+    for word, counts in per_section.items():
+        section, count = counts.most_common(1)[0]
+        share = count / sum(counts.values())
+        if count >= CUE_MIN_COUNT and share >= CUE_MIN_SHARE and df[word] <= max(5, CUE_MAX_DF * n):
+            learned[section][word] = KEYWORD_WEIGHT * share
+    return [
+        Terms({**extra, **p.words}, p.phrases) for p, extra in zip(profiles, learned, strict=True)
+    ]
+
+
+def _confident(scores: tuple[float, ...]) -> int | None:
+    best = assign(scores)
+    if best is None:
+        return None
+    runner_up = max((s for i, s in enumerate(scores) if i != best), default=0.0)
+    return best if scores[best] >= CONFIDENT_RATIO * runner_up else None

@@ -1,0 +1,345 @@
+"""Rendering: an Issue -> MJML (Jinja2) -> responsive HTML (mjml-python), and plain text.
+
+Templates are looked up in the project's templates folder first, then in the defaults that
+ship with the package, so an editor can override one partial alone. They run sandboxed, with
+autoescape and StrictUndefined: a misspelt variable is an error, not an empty string.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from dataclasses import dataclass, replace
+from email.utils import parseaddr
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from mjml import mjml2html
+
+from newsletter.config import Config
+from newsletter.email.emailcheck import unsafe_html
+from newsletter.email.linemarks import LineMarks, MarkedText, Origin, display_path, strip_marks
+from newsletter.email.mjmlcheck import MjmlProblem, check_mjml
+from newsletter.errors import TemplateError
+from newsletter.model import Issue, Item, Section, issue_json
+from newsletter.skeleton import default_templates_dir
+
+HTML_TEMPLATE = "issue.mjml.j2"
+TEXT_TEMPLATE = "issue.txt.j2"
+WORDS_PER_MINUTE = 220
+# Gmail clips a message whose HTML is over ~102 KB; stay clear of it with a margin.
+MAX_HTML_BYTES = 100_000
+_MAX_TRIM_ROUNDS = 40
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    issue: Issue
+    mjml: str
+    html: str
+    text: str
+    preheader: str
+    # Items left out of the HTML to keep it under MAX_HTML_BYTES, by section id.
+    omitted: dict[str, int] | None = None
+
+    @property
+    def omitted_count(self) -> int:
+        return sum((self.omitted or {}).values())
+
+
+@dataclass(frozen=True)
+class Templates:
+    html: SandboxedEnvironment
+    text: SandboxedEnvironment
+    search_path: tuple[Path, ...]
+
+    @property
+    def marks(self) -> LineMarks:
+        return self.html.extensions[LineMarks.identifier]  # type: ignore[return-value]
+
+
+def load_templates(project_dir: Path) -> Templates:
+    search = tuple(p for p in (project_dir, default_templates_dir()) if p.is_dir())
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(p)) for p in search])
+    return Templates(
+        html=_environment(loader, autoescape=True, marks=True),
+        text=_environment(loader, autoescape=False),
+        search_path=search,
+    )
+
+
+def _environment(
+    loader: jinja2.BaseLoader, *, autoescape: bool, marks: bool = False
+) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=loader,
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=[LineMarks] if marks else [],
+    )
+    env.filters["safe_url"] = safe_url
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def safe_url(url: object) -> str | None:
+    """The URL if it is an absolute http(s) link, else None: no javascript:, data:, etc."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if (
+        parts.scheme.lower() in ("http", "https")
+        and parts.netloc
+        and not any(c in url for c in "\"'<> \t\r\n")
+    ):
+        return url
+    return None
+
+
+def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def context(
+    issue: Issue,
+    config: Config,
+    unsubscribe_url: str | None = None,
+    omitted: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """What every template sees: issue.json's data, plus the brand and display helpers.
+
+    ``omitted`` counts, per section id, the items left out of this email to keep it under
+    Gmail's clipping size; each section gets ``omitted`` and the issue ``omitted_items``."""
+    data = issue_json(issue)
+    words = sum(len(i.text.split()) for i in issue.all_items())
+    data["date_display"] = f"{issue.date:%A}, {issue.date.day} {issue.date:%B %Y}"
+    data["reading_minutes"] = max(1, math.ceil(words / WORDS_PER_MINUTE))
+    data["item_count"] = issue.item_count
+    data["references"] = _number_sources(data)
+    omitted = omitted or {}
+    for section in data["sections"]:
+        section["omitted"] = omitted.get(section["id"], 0)
+    data["omitted_items"] = sum(omitted.values())
+    return {
+        "issue": data,
+        "newsletter": config.newsletter.model_dump(),
+        "brand": config.brand.model_dump(),
+        "preheader": preheader(issue),
+        "unsubscribe_url": unsubscribe_url or default_unsubscribe_url(config),
+    }
+
+
+def default_unsubscribe_url(config: Config) -> str:
+    if config.brand.unsubscribe_url:
+        return config.brand.unsubscribe_url
+    return f"mailto:{parseaddr(config.newsletter.sender)[1]}?subject=unsubscribe"
+
+
+def _number_sources(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Give each distinct source a number; items get ``refs`` such as "[1][3]"."""
+    references: list[dict[str, Any]] = []
+    numbers: dict[tuple[str, str | None], int] = {}
+    items = list(data["lead"]) + [i for s in data["sections"] for i in s["items"]]
+    for item in items:
+        for source in item["sources"]:
+            key = (source["title"], source["url"])
+            if key not in numbers:
+                numbers[key] = len(references) + 1
+                references.append({**source, "ref": numbers[key]})
+            source["ref"] = numbers[key]
+        item["refs"] = "".join(f"[{s['ref']}]" for s in item["sources"])
+    return references
+
+
+def preheader(issue: Issue) -> str:
+    """The inbox preview line: what is inside, by section."""
+    filled = [s.title for s in issue.sections if s.items]
+    if not filled:
+        return f"{issue.newsletter}: no news in this issue's sections today."
+    first = issue.lead[0].text if issue.lead else issue.all_items()[0].text
+    return _shorten(first, 110) + " Inside: " + "; ".join(filled) + "."
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def render_issue(
+    issue: Issue,
+    config: Config,
+    templates: Templates,
+    unsubscribe_url: str | None = None,
+    *,
+    max_bytes: int = MAX_HTML_BYTES,
+) -> RenderedIssue:
+    """Render the whole issue; if its HTML is over ``max_bytes`` (Gmail clips past ~102 KB),
+    leave out the lowest-scoring items of the longest sections, say so in those sections,
+    and render again. The plain-text part always carries the whole issue."""
+    full = context(issue, config, unsubscribe_url)
+    text = _render(templates.text, TEXT_TEMPLATE, full)
+    shown, omitted = issue, dict[str, int]()
+    mjml, html = compile_html(templates, full)
+    size = len(html.encode("utf-8"))
+    ratio = _ratio(shown, size)  # a first guess; then measured from each round
+    for _ in range(_MAX_TRIM_ROUNDS):
+        if size <= max_bytes:
+            break
+        trimmed, dropped, weight = _trim(shown, excess=size - max_bytes, bytes_per_char=ratio)
+        if not dropped:
+            break  # nothing left to trim: `newsletter check` reports the size
+        shown = trimmed
+        for section_id, count in dropped.items():
+            omitted[section_id] = omitted.get(section_id, 0) + count
+        mjml, html = compile_html(templates, context(shown, config, unsubscribe_url, omitted))
+        previous, size = size, len(html.encode("utf-8"))
+        ratio = max((previous - size) / weight, 0.1)
+    unsafe = unsafe_html(html)
+    if unsafe:
+        raise TemplateError(
+            f"{HTML_TEMPLATE}: the email would carry {'; '.join(unsafe)}; links must go "
+            'through | safe_url and carry rel="noopener", and feed text must stay escaped'
+        )
+    return RenderedIssue(
+        issue=issue,
+        mjml=mjml,
+        html=html,
+        text=text,
+        preheader=full["preheader"],
+        omitted=omitted,
+    )
+
+
+def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str]:
+    """Template -> MJML -> HTML. Any problem names the template file and line that caused it."""
+    marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    problems = [TemplateError(_problem_line(marked, p)) for p in check_mjml(marked.text)]
+    if problems:
+        raise TemplateProblems(problems)
+    try:
+        # fonts={}: no Google Fonts <link>/@import, a third-party request on every open.
+        return marked.text, mjml2html(marked.text, fonts={})
+    except ValueError as e:
+        # MRML says "... at position START:END", a byte span of the MJML it was given.
+        position = re.search(r"at position (\d+):\d+", str(e))
+        origin = None
+        if position:
+            start = len(marked.text.encode("utf-8")[: int(position[1])].decode("utf-8", "ignore"))
+            origin = marked.origin_at_offset(start)
+        reason = re.sub(r" in root template| at position \d+:\d+", "", str(e))
+        raise TemplateError(f"{_origin(origin)}: the MJML does not compile: {reason}") from e
+
+
+class TemplateProblems(TemplateError):
+    """Several template problems at once, one line each; str() is the first."""
+
+    def __init__(self, problems: list[TemplateError]) -> None:
+        super().__init__(str(problems[0]))
+        self.problems = problems
+
+
+def _problem_line(marked: MarkedText, problem: MjmlProblem) -> str:
+    line = f"{_origin(marked.origin_at(problem.line, problem.column))}: {problem.message}"
+    if problem.unclosed:
+        tag, at_line, at_column = problem.unclosed
+        opened = _origin(marked.origin_at(at_line, at_column))
+        line += f" (<{tag}> opened at {opened} is not closed before it)"
+    return line
+
+
+def _origin(origin: Origin | None) -> str:
+    return str(origin) if origin else HTML_TEMPLATE
+
+
+def _weight(item: Item) -> int:
+    """An item's share of the HTML, in characters: its text plus its source links."""
+    return len(item.text) + 200 * len(item.sources)
+
+
+def _ratio(issue: Issue, html_bytes: int) -> float:
+    return html_bytes / max(sum(_weight(i) for i in issue.all_items()), 1)
+
+
+def _trim(issue: Issue, *, excess: int, bytes_per_char: float) -> tuple[Issue, dict[str, int], int]:
+    """Drop items, lowest score first, from whichever section is longest, until about
+    ``excess`` bytes are saved; also return the weight dropped. The lead is never trimmed."""
+    sections = {s.id: list(s.items) for s in issue.sections}
+    dropped: dict[str, int] = {}
+    saved = 0.0
+    weight = 0
+    lengths = {sid: sum(len(i.text) for i in items) for sid, items in sections.items()}
+    while saved < excess:
+        filled = [sid for sid, items in sections.items() if items]
+        if not filled:
+            break
+        longest = max(filled, key=lengths.__getitem__)
+        items = sections[longest]
+        weakest = min(range(len(items)), key=lambda k: items[k].score)
+        item = items.pop(weakest)
+        lengths[longest] -= len(item.text)
+        dropped[longest] = dropped.get(longest, 0) + 1
+        weight += _weight(item)
+        saved += _weight(item) * bytes_per_char
+    trimmed = tuple(
+        Section(s.id, s.title, s.description, tuple(sections[s.id])) for s in issue.sections
+    )
+    return replace(issue, sections=trimmed), dropped, weight
+
+
+def _render(env: SandboxedEnvironment, name: str, values: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(values)
+    except jinja2.TemplateSyntaxError as e:
+        where = _where(e.filename or e.name or name, e.lineno)
+        raise TemplateError(f"{where}: template syntax error: {e.message}") from e
+    except jinja2.TemplateNotFound as e:
+        searched = ", ".join(str(p) for p in env_search_path(env))
+        where = _template_frame(e.__traceback__) or name
+        raise TemplateError(f"{where}: template '{e.name}' not found (searched {searched})") from e
+    except jinja2.UndefinedError as e:
+        where = _template_frame(e.__traceback__) or name
+        raise TemplateError(f"{where}: undefined variable: {e.message}") from e
+    except jinja2.TemplateError as e:
+        where = _template_frame(e.__traceback__) or name
+        raise TemplateError(f"{where}: {e}") from e
+
+
+def env_search_path(env: SandboxedEnvironment) -> list[str]:
+    loader = env.loader
+    paths: list[str] = []
+    if isinstance(loader, jinja2.ChoiceLoader):
+        for sub in loader.loaders:
+            if isinstance(sub, jinja2.FileSystemLoader):
+                paths.extend(str(p) for p in sub.searchpath)
+    return paths
+
+
+def _where(filename: str, line: int | None) -> str:
+    shown = display_path(filename)
+    return f"{shown}:{line}" if line else shown
+
+
+def _template_frame(tb: TracebackType | None) -> str | None:
+    """The innermost template file and line in a traceback Jinja2 has rewritten."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename.endswith(".j2"):
+            found = _where(code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,1 @@
+"""Sources: seeds and feeds -> Articles (fetch, parse, ingest, full text, dedup, feed state)."""

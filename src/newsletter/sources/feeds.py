@@ -1,0 +1,324 @@
+"""Feeds: bytes already fetched -> Articles.
+
+RSS 0.9x/1.0/2.0 and Atom go through feedparser (given the URL, so relative links resolve);
+JSON Feed through ``json``. Nothing here touches the network or the database, so a process pool
+can run it. Entry HTML becomes plain text through nh3 (a real sanitizer), images are dropped,
+links are canonicalized (tracking parameters, fragments, trailing slashes removed).
+
+A feed that yields nothing usable is a ``ParsedFeed`` with ``error`` set; a feed that yields
+articles despite problems carries ``notes`` (one warning line per feed, never per entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from xml.sax import SAXParseException
+
+import feedparser
+import nh3
+
+from newsletter.model import Article
+
+# Tags kept through nh3 only to mark paragraph breaks; every attribute is dropped.
+_BLOCK_TAGS = {
+    "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "tr", "table", "section", "article", "figcaption", "dd", "dt",
+}  # fmt: skip
+_TRACKING = {
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "_ga", "_gl", "ocid", "cmpid", "ncid", "sr_share", "smid", "ref_src",
+}  # fmt: skip
+_TITLE_WORDS = 12
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    """One fetched feed to parse. Plain data, so it crosses a process boundary."""
+
+    key: str  # the feed's configured URL (its identity in the state database)
+    name: str
+    body: bytes
+    base_url: str  # where the bytes came from: relative links resolve against it
+    content_type: str
+    fetched_at: datetime
+    max_entries: int
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    key: str
+    articles: tuple[Article, ...] = ()
+    entries: int = 0
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    guid: str | None
+    link: str | None
+    title: str
+    html: str
+    published: datetime | None
+
+
+def parse_feed(job: ParseJob) -> ParsedFeed:
+    """Parse one feed's bytes; never raises for bad input."""
+    body = job.body
+    if not body.strip():
+        return ParsedFeed(job.key, error="empty body: the server sent no feed")
+    if _has_entity_declarations(body):
+        return ParsedFeed(
+            job.key,
+            error="XML declares entities (possible entity-expansion bomb); refused unparsed",
+        )
+    if _looks_like_json(body, job.content_type):
+        return _parse_json(job)
+    return _parse_xml(job)
+
+
+def _has_entity_declarations(body: bytes) -> bool:
+    """defusedxml's rule: a feed has no business declaring entities in its DOCTYPE."""
+    for bom, codec in ((b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe\x00\x00", "utf-32"),
+                       (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):  # fmt: skip
+        if body.startswith(bom):
+            body = body.decode(codec, "ignore").encode("utf-8")
+            break
+    start = body.find(b"<!DOCTYPE", 0, 65536)
+    if start < 0:
+        return False
+    end = body.find(b"]>", start)
+    return b"<!ENTITY" in body[start : end if end >= 0 else len(body)]
+
+
+def _looks_like_json(body: bytes, content_type: str) -> bool:
+    return "json" in content_type.lower() or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_xml(job: ParseJob) -> ParsedFeed:
+    headers = {"content-location": job.base_url, "content-type": job.content_type or "text/xml"}
+    parsed = feedparser.parse(job.body, response_headers=headers, sanitize_html=False)
+    version = parsed.get("version")
+    entries = parsed.get("entries") or []
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not entries:
+        if _looks_like_html(job.body):
+            return ParsedFeed(job.key, error="an HTML page, not a feed (use the site's feed link)")
+        if problem is not None:
+            return ParsedFeed(job.key, error=f"not a readable feed: {_describe(problem)}")
+        if not version:
+            return ParsedFeed(job.key, error="not a feed: no RSS, Atom or JSON Feed in the body")
+        return ParsedFeed(job.key, notes=("the feed has no entries",))
+    notes = [f"parsed despite: {_describe(problem)}"] if problem is not None else []
+    return _articles(job, [_xml_entry(e, job.base_url) for e in entries], notes)
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lower()
+    return b"<html" in head or b"<!doctype html" in head
+
+
+def _describe(problem: object) -> str:
+    if isinstance(problem, SAXParseException):
+        where = f"line {problem.getLineNumber()}, column {problem.getColumnNumber()}"
+        return f"malformed or truncated XML at {where}: {problem.getMessage()}"
+    text = " ".join(str(problem).split()) or type(problem).__name__
+    return text[:200]
+
+
+def _xml_entry(entry: Any, base: str) -> _Entry:
+    html = ""
+    for content in entry.get("content") or ():
+        value = content.get("value") or ""
+        if len(value) > len(html):
+            html = value
+    html = html or entry.get("summary") or ""
+    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    link = entry.get("link") or None
+    return _Entry(
+        guid=entry.get("id") or None,
+        link=urljoin(base, link) if link else None,
+        title=entry.get("title") or "",
+        html=html,
+        published=_from_struct(stamp),
+    )
+
+
+def _from_struct(stamp: time.struct_time | None) -> datetime | None:
+    if stamp is None:
+        return None
+    try:
+        return datetime(*stamp[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _parse_json(job: ParseJob) -> ParsedFeed:
+    try:
+        data = json.loads(job.body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        return ParsedFeed(job.key, error=f"not a readable JSON Feed: {_describe(e)}")
+    if not isinstance(data, dict) or "jsonfeed.org/version" not in str(data.get("version", "")):
+        return ParsedFeed(job.key, error="JSON, but not a JSON Feed (no jsonfeed.org version)")
+    items = data.get("items")
+    if not isinstance(items, list):
+        return ParsedFeed(job.key, error="JSON Feed without an 'items' list")
+    base = str(data.get("home_page_url") or job.base_url)
+    entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
+    return _articles(job, entries, [])
+
+
+def _json_entry(item: dict[str, Any], base: str) -> _Entry:
+    link = item.get("url") or item.get("external_url")
+    html = item.get("content_html") or item.get("summary") or ""
+    if not html and item.get("content_text"):
+        html = _escape_text(str(item["content_text"]))
+    return _Entry(
+        guid=str(item["id"]) if item.get("id") is not None else None,
+        link=urljoin(base, str(link)) if link else None,
+        title=str(item.get("title") or ""),
+        html=str(html),
+        published=_from_iso(item.get("date_published") or item.get("date_modified")),
+    )
+
+
+def _escape_text(text: str) -> str:
+    paragraphs = (p.replace("&", "&amp;").replace("<", "&lt;") for p in text.split("\n"))
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+def _from_iso(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _articles(job: ParseJob, entries: list[_Entry], notes: list[str]) -> ParsedFeed:
+    total = len(entries)
+    if total > job.max_entries:
+        notes.append(f"{total:,} entries; kept the first {job.max_entries:,} (fetch.max_entries)")
+        entries = entries[: job.max_entries]
+    articles: list[Article] = []
+    missing = {"link": 0, "date": 0, "title": 0}
+    for entry in entries:
+        article = to_article(entry, job)
+        if article is None:
+            continue
+        for flag in article.flags:
+            missing[flag.removeprefix("no-")] += 1
+        articles.append(article)
+    for flag, what in (
+        ("link", "without a link"),
+        ("date", "without a date (fetch time used)"),
+        ("title", "without a title (taken from the text)"),
+    ):
+        if missing[flag]:
+            notes.append(f"{_entries(missing[flag])} {what}")
+    skipped = len(entries) - len(articles)
+    if skipped:
+        notes.append(f"{_entries(skipped)} with neither title nor text skipped")
+    return ParsedFeed(job.key, tuple(articles), total, None, tuple(notes))
+
+
+def _entries(n: int) -> str:
+    return f"{n:,} entry" if n == 1 else f"{n:,} entries"
+
+
+def to_article(entry: _Entry, job: ParseJob) -> Article | None:
+    text = plain_text(entry.html)
+    title = " ".join(plain_text(entry.title).split())
+    flags: list[str] = []
+    if not title:
+        if not text:
+            return None
+        title = _title_from(text)
+        flags.append("no-title")
+    link = canonical_url(entry.link) if entry.link else None
+    if link is None:
+        flags.append("no-link")
+    published = entry.published
+    if published is None:
+        published = job.fetched_at
+        flags.append("no-date")
+    key = entry.guid or link or f"{job.key}\n{title}\n{text[:200]}"
+    return Article(
+        id="feed:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:24],
+        title=title,
+        text=text or title,
+        url=link,
+        outlet=job.name,
+        published=published,
+        origin="feed",
+        flags=tuple(flags),
+    )
+
+
+def _title_from(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:_TITLE_WORDS]) + (" ..." if len(words) > _TITLE_WORDS else "")
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    """Untrusted HTML -> plain text: nh3 removes everything but block tags (script and style
+    with their content, images, attributes); the block tags only become line breaks."""
+    if not html:
+        return ""
+    if "<" not in html and "&" not in html:
+        return "\n".join(" ".join(line.split()) for line in html.splitlines() if line.strip())
+    clean = nh3.clean(html, tags=_BLOCK_TAGS, attributes={}, strip_comments=True)
+    collector = _TextCollector()
+    collector.feed(clean)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def canonical_url(url: str) -> str | None:
+    """http(s) URLs only; host lowercased, tracking parameters, fragment and trailing slash
+    removed. Anything else (javascript:, data:, mailto:) is no link at all."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING
+    ]
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))

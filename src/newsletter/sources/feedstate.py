@@ -1,0 +1,256 @@
+"""Feed state beside ``state.py``: each feed's validators and health, each article first seen.
+
+Same ``metadata``, same engine, schema migration 2. Writes are batched, one short transaction
+per stage of a run (never one per entry), so a run over 200 feeds touches the database a
+handful of times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from newsletter.model import Article
+from newsletter.store.state import as_utc, issue_articles, issues, metadata
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("url", sa.String(2048), primary_key=True),  # as configured: the feed's identity
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("current_url", sa.String(2048)),  # after a permanent redirect (301/308)
+    sa.Column("etag", sa.String(1000)),
+    sa.Column("last_modified", sa.String(200)),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_fetched", sa.DateTime(timezone=True)),
+    sa.Column("last_success", sa.DateTime(timezone=True)),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("entries_seen", sa.Integer, nullable=False, default=0),
+    sa.Column("retry_after", sa.String(200)),
+    sa.Column("retired", sa.Boolean, nullable=False, default=False),
+)
+
+feed_articles = sa.Table(
+    "feed_articles",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("feed_url", sa.String(2048), nullable=False, index=True),
+    sa.Column("url", sa.String(2048), index=True),  # canonical link
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("outlet", sa.String(500)),
+    sa.Column("published", sa.DateTime(timezone=True)),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("flags", sa.String(100), nullable=False, default=""),
+)
+
+_T = TypeVar("_T")
+_CHUNK = 500  # bound parameters per IN (...) query
+
+
+def migration_2(conn: Connection) -> None:
+    for table in (feeds, feed_articles):
+        table.create(conn, checkfirst=True)
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    url: str
+    name: str
+    current_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_fetched: datetime | None = None
+    last_success: datetime | None = None
+    consecutive_failures: int = 0
+    entries_seen: int = 0
+    retry_after: str | None = None
+    retired: bool = False
+
+    def unhealthy(self, after: int) -> bool:
+        return self.retired or self.consecutive_failures >= after
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+def _record(row: sa.Row[object]) -> FeedRecord:
+    values = dict(row._mapping)
+    for key in ("last_fetched", "last_success"):
+        values[key] = _aware(values[key])
+    values["retired"] = bool(values["retired"])
+    return FeedRecord(**values)
+
+
+def load_feeds(engine: Engine, urls: Iterable[str] | None = None) -> dict[str, FeedRecord]:
+    """Stored records by configured URL (all of them when ``urls`` is None)."""
+    with engine.connect() as conn:
+        if urls is None:
+            rows = conn.execute(sa.select(feeds).order_by(feeds.c.name)).all()
+        else:
+            rows = [
+                row
+                for chunk in _chunks(list(urls))
+                for row in conn.execute(sa.select(feeds).where(feeds.c.url.in_(chunk)))
+            ]
+    return {row.url: _record(row) for row in rows}
+
+
+def _retrying(write: Callable[[], _T]) -> _T:
+    """Select-then-insert is atomic on SQLite (BEGIN IMMEDIATE); on a server database another
+    newsletter's run may insert the same row first: then look again, once."""
+    try:
+        return write()
+    except sa.exc.IntegrityError:
+        return write()
+
+
+def save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
+    """Insert or update every record, in one transaction."""
+    if records:
+        _retrying(lambda: _save_feeds(engine, records))
+
+
+def _save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
+    values = [vars(r) for r in records]
+    with engine.begin() as conn:
+        existing = {
+            url
+            for chunk in _chunks([r.url for r in records])
+            for url in conn.execute(sa.select(feeds.c.url).where(feeds.c.url.in_(chunk))).scalars()
+        }
+        new = [v for v in values if v["url"] not in existing]
+        old = [{**v, "key": v["url"]} for v in values if v["url"] in existing]
+        if new:
+            conn.execute(feeds.insert(), new)
+        if old:
+            columns: dict[str, Any] = {
+                c.name: sa.bindparam(c.name) for c in feeds.columns if c.name != "url"
+            }
+            conn.execute(
+                feeds.update().where(feeds.c.url == sa.bindparam("key")).values(**columns), old
+            )
+
+
+def store_articles(
+    engine: Engine, by_feed: Sequence[tuple[str, Sequence[Article]]], now: datetime
+) -> dict[str, int]:
+    """Store articles not stored before, in one transaction; return new ones per feed URL."""
+    rows: dict[str, dict[str, object]] = {}
+    for feed_url, articles in by_feed:
+        for a in articles:
+            rows.setdefault(a.id, _row(feed_url, a, now))
+    if not rows:
+        return {}
+    new = _retrying(lambda: _insert_new(engine, rows))
+    counts: dict[str, int] = {}
+    for row in new:
+        key = str(row["feed_url"])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _insert_new(engine: Engine, rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
+    with engine.begin() as conn:
+        existing = {
+            i
+            for chunk in _chunks(list(rows))
+            for i in conn.execute(
+                sa.select(feed_articles.c.id).where(feed_articles.c.id.in_(chunk))
+            ).scalars()
+        }
+        new = [row for key, row in rows.items() if key not in existing]
+        if new:
+            conn.execute(feed_articles.insert(), new)
+    return new
+
+
+def _row(feed_url: str, a: Article, now: datetime) -> dict[str, object]:
+    return {
+        "id": a.id,
+        "feed_url": feed_url,
+        "url": a.url,
+        "title": a.title,
+        "text": a.text,
+        "outlet": a.outlet,
+        "published": a.published,
+        "first_seen": now,
+        "flags": ",".join(a.flags),
+    }
+
+
+def stored_articles(engine: Engine, feed_urls: Sequence[str], newsletter: str) -> list[Article]:
+    """Articles of these feeds that no finished issue of ``newsletter`` has published yet:
+    what a 304 Not Modified stands for without parsing anything."""
+    if not feed_urls:
+        return []
+    published = (
+        sa.select(issue_articles.c.article_id)
+        .join(issues, issues.c.id == issue_articles.c.issue_id)
+        .where(issues.c.newsletter == newsletter, issues.c.status == "done")
+    )
+    found: list[Article] = []
+    with engine.connect() as conn:
+        for chunk in _chunks(list(feed_urls)):
+            rows = conn.execute(
+                sa.select(feed_articles)
+                .where(feed_articles.c.feed_url.in_(chunk))
+                .where(feed_articles.c.id.not_in(published))
+            )
+            found.extend(_article(row) for row in rows)
+    return found
+
+
+def _article(row: sa.Row[object]) -> Article:
+    return Article(
+        id=row.id,
+        title=row.title,
+        text=row.text,
+        url=row.url,
+        outlet=row.outlet,
+        published=_aware(row.published),
+        origin="feed",
+        flags=tuple(f for f in row.flags.split(",") if f),
+    )
+
+
+def published_urls(engine: Engine, published_ids: set[str], urls: Iterable[str]) -> set[str]:
+    """Which of ``urls`` belong to an already published article (under any id): publishers
+    change guids, the canonical link stays."""
+    wanted = list({u for u in urls if u})
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for chunk in _chunks(wanted):
+            rows = conn.execute(
+                sa.select(feed_articles.c.id, feed_articles.c.url).where(
+                    feed_articles.c.url.in_(chunk)
+                )
+            )
+            found.update(row.url for row in rows if row.id in published_ids)
+    return found
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def known_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
+    """Which of these article ids are stored already."""
+    with engine.connect() as conn:
+        return {
+            i
+            for chunk in _chunks(list(ids))
+            for i in conn.execute(
+                sa.select(feed_articles.c.id).where(feed_articles.c.id.in_(chunk))
+            ).scalars()
+        }

@@ -1,0 +1,472 @@
+"""Ingest: configured feeds -> fresh Articles, with each feed's health recorded.
+
+fetch (concurrent, conditional) -> parse (a process pool when there is a lot) -> filter ->
+optional full text -> store (one transaction for articles, one for feed records). A 304 costs
+no parsing: the feed's stored, not yet published articles stand in for it. Every feed that
+failed or needed patching is reported with exactly one warning line naming it, its URL and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from newsletter import USER_AGENT
+from newsletter.config import Config, FeedSettings
+from newsletter.model import Article
+from newsletter.sources import feedstate
+from newsletter.sources.feeds import ParsedFeed, ParseJob
+from newsletter.sources.feedstate import FeedRecord
+from newsletter.sources.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, HttpFetcher
+from newsletter.sources.parsework import Parsed, parse_safely, parse_timed
+from newsletter.timings import NO_TIMINGS, Timings, timed
+
+Warn = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+POOL_MIN_FEEDS = 16  # below this, starting worker processes costs more than it saves
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    f = config.fetch
+    return FetchLimits(
+        concurrency=f.concurrency,
+        timeout=f.timeout,
+        deadline=f.deadline,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        user_agent=f.user_agent or USER_AGENT,
+    )
+
+
+def default_fetcher(config: Config) -> Fetcher:
+    return HttpFetcher(fetch_limits(config))
+
+
+def feed_location(config: Config, feed: FeedSettings) -> str:
+    """http(s) and file: URLs as they are; a path, relative to the config file, as file:."""
+    if re.match(r"^(https?|file):", feed.url, re.IGNORECASE):
+        return feed.url
+    return Path(config.path(feed.url)).as_uri()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One feed's result this run: its new record, its articles, its one warning (if any)."""
+
+    record: FeedRecord
+    articles: tuple[Article, ...] = ()
+    warning: str | None = None
+    reuse_stored: bool = False
+
+
+def ingest_feeds(
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher,
+    now: datetime,
+    warn: Warn,
+    timings: Timings = NO_TIMINGS,
+    signatures: dict[str, bytes | None] | None = None,
+) -> list[Article]:
+    """Fetch, parse and store every enabled feed; return this run's candidate articles.
+
+    Reports to ``timings``: "fetch" (all requests), "parse" (from the first body to the last
+    parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (CPU time
+    summed over the feeds, in whichever process parsed them) and "store". Parse workers also
+    compute each article's near-duplicate signature while the fetch goes on; they land in
+    ``signatures`` (see ``dedup.dedupe``)."""
+    enabled = [f for f in config.feeds if f.enabled]
+    if not enabled:
+        return []
+    records = feedstate.load_feeds(engine, [f.url for f in enabled])
+    outcomes: dict[str, _Outcome] = {}
+    due: list[tuple[FeedSettings, FeedRecord]] = []
+    for feed in enabled:
+        record = replace(records.get(feed.url) or FeedRecord(feed.url, feed.name), name=feed.name)
+        held = _held_back(record, now)
+        if held:
+            outcomes[feed.url] = _Outcome(record, warning=held, reuse_stored=True)
+        else:
+            due.append((feed, record))
+    with _Parser(len(due), signatures) as parser:
+        submitted: set[int] = set()
+
+        def arrived(index: int, result: FetchResult) -> None:
+            if result.ok and index not in submitted:
+                submitted.add(index)
+                parser.submit(_job(config, due[index][0], result, now))
+
+        with timed(timings, "fetch"):
+            results = fetcher.fetch_all([_request(config, f, r) for f, r in due], arrived)
+        with timed(timings, "parse wait"):
+            for index, result in enumerate(results):  # a fetcher may not report as it goes
+                arrived(index, result)
+            parsed = parser.results()
+        if parser.started is not None:
+            timings.add("parse", time.perf_counter() - parser.started)
+            timings.add("parse cpu", parser.seconds)
+    for (feed, record), result in zip(due, results, strict=True):
+        outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
+    outcomes = _with_full_text(config, engine, fetcher, outcomes)
+    with timed(timings, "store"):
+        articles = _store(config, engine, outcomes, now)
+    for feed in enabled:
+        if outcomes[feed.url].warning:
+            warn(f"feed {feed.name!r} ({feed.url}): {outcomes[feed.url].warning}")
+    return articles
+
+
+def _held_back(record: FeedRecord, now: datetime) -> str | None:
+    if record.retired:
+        return (
+            f"retired: the server answered 410 Gone on {_day(record.last_fetched)}; "
+            "remove it from newsletter.toml"
+        )
+    until = _retry_at(record.retry_after, record.last_fetched)
+    if until is not None and now < until:
+        return f"not fetched: the server asked to retry after {until:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else "an earlier run"
+
+
+def _retry_at(value: str | None, since: datetime | None) -> datetime | None:
+    """Retry-After is seconds or an HTTP date; capped at a day so a typo cannot mute a feed."""
+    if not value or since is None:
+        return None
+    try:
+        if value.strip().isdigit():
+            until = since + timedelta(seconds=int(value))
+        else:
+            until = parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(until, since + timedelta(days=1))
+
+
+def _request(config: Config, feed: FeedSettings, record: FeedRecord) -> FetchRequest:
+    return FetchRequest(
+        url=record.current_url or feed_location(config, feed),
+        etag=record.etag,
+        last_modified=record.last_modified,
+    )
+
+
+def _job(config: Config, feed: FeedSettings, result: FetchResult, now: datetime) -> ParseJob:
+    return ParseJob(
+        key=feed.url,
+        name=feed.name,
+        body=result.body or b"",
+        base_url=result.final_url or result.request.url,
+        content_type=result.content_type,
+        fetched_at=now,
+        max_entries=config.fetch.max_entries,
+    )
+
+
+class _Parser:
+    """With many feeds, parse in worker processes as each body arrives, while the rest are
+    still on the wire (feedparser holds the GIL, so threads would not help); with few, parse
+    here once the fetch is over (never inside the event loop: it would stall the fetches).
+    While the fetch goes on, one core is left to this process (its event loop handles every
+    response: starved of CPU, it stretches the fetch); once the fetch is over, this process
+    takes feeds still queued, from the back, until it meets the workers. The pool starts with
+    the first body (a run of 304s starts none), from a feeder thread so that starting it and
+    handing it bodies never stalls the event loop; if it cannot start or dies, the feeds are
+    parsed here instead."""
+
+    def __init__(self, feeds: int, signatures: dict[str, bytes | None] | None = None) -> None:
+        cores = os.cpu_count() or 1
+        self._workers = max(1, min(cores - 1, feeds))
+        self._wanted = cores > 1 and feeds >= POOL_MIN_FEEDS
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[tuple[ParseJob, Future[Parsed]]] = []
+        self._signatures = signatures
+        self._jobs: list[ParseJob] = []
+        self.started: float | None = None  # perf_counter() at the first body
+        self.seconds = 0.0  # parsing CPU time summed over the feeds
+        self._queue: queue.SimpleQueue[ParseJob | None] = queue.SimpleQueue()
+        self._feeder: threading.Thread | None = None
+
+    def __enter__(self) -> _Parser:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop_feeder()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def submit(self, job: ParseJob) -> None:
+        """Called from the event loop: must not block."""
+        if self.started is None:
+            self.started = time.perf_counter()
+        if not self._wanted:
+            self._jobs.append(job)
+            return
+        if self._feeder is None:
+            self._feeder = threading.Thread(target=self._feed, name="parse-feeder", daemon=True)
+            self._feeder.start()
+        self._queue.put(job)
+
+    def _feed(self) -> None:
+        """The feeder thread: start the pool, then hand it each body as it comes."""
+        signed = self._signatures is not None
+        while (job := self._queue.get()) is not None:
+            try:
+                if self._pool is None:
+                    context = multiprocessing.get_context("forkserver")  # never fork threads
+                    self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+                self._futures.append((job, self._pool.submit(parse_timed, job, signed)))
+            except Exception as e:  # no workers (no semaphores, no fork): parse here
+                if self._wanted:
+                    log.warning("parse workers unavailable (%s); parsing in this process", e)
+                self._wanted = False
+                self._jobs.append(job)
+
+    def _stop_feeder(self) -> None:
+        if self._feeder is not None:
+            self._queue.put(None)
+            self._feeder.join()
+            self._feeder = None
+
+    def results(self) -> dict[str, ParsedFeed]:
+        self._stop_feeder()
+        parsed: dict[str, ParsedFeed] = {}
+        for job in self._jobs:  # in this process: dedup computes the signatures itself
+            parsed[job.key], seconds, _ = parse_timed(job)
+            self.seconds += seconds
+        queued = list(self._futures)
+        signed = self._signatures is not None
+        while queued and queued[-1][1].cancel():  # not started by a worker: parse it here
+            job, _ = queued.pop()
+            parsed[job.key], seconds, signatures = parse_timed(job, signed)
+            self.seconds += seconds
+            if self._signatures is not None:
+                self._signatures.update(signatures)
+        for job, future in queued:
+            try:
+                parsed[job.key], seconds, signatures = future.result()
+            except BrokenProcessPool:  # a worker died (out of memory, killed): parse here
+                parsed[job.key], seconds, signatures = parse_timed(job)
+            self.seconds += seconds
+            if self._signatures is not None:
+                self._signatures.update(signatures)
+        return parsed
+
+
+def _outcome(
+    config: Config,
+    feed: FeedSettings,
+    record: FeedRecord,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+    now: datetime,
+) -> _Outcome:
+    fetched = replace(
+        record, last_fetched=now, last_status=result.status, retry_after=result.retry_after
+    )
+    if result.error is not None or (parsed is None and not result.not_modified):
+        return _failed(config, fetched, result.error or "nothing fetched", result.status == 410)
+    if parsed is not None and parsed.error is not None:
+        return _failed(config, fetched, parsed.error, False)
+    healthy = replace(
+        fetched,
+        current_url=result.permanent_url or record.current_url,
+        etag=result.etag or (record.etag if result.not_modified else None),
+        last_modified=result.last_modified
+        or (record.last_modified if result.not_modified else None),
+        last_error=None,
+        last_success=now,
+        consecutive_failures=0,
+    )
+    notes = list(parsed.notes) if parsed else []
+    if result.permanent_url and result.permanent_url != record.current_url:
+        notes.append(f"moved permanently to {result.permanent_url}; now fetched from there")
+    if parsed is None:  # 304 Not Modified: nothing to parse
+        return _Outcome(healthy, warning="; ".join(notes) or None, reuse_stored=True)
+    oldest = now - timedelta(days=config.fetch.max_age_days) if config.fetch.max_age_days else None
+    articles = _filtered(feed, parsed.articles, oldest)
+    warning = "; ".join(notes) or None
+    return _Outcome(healthy, tuple(articles), warning)
+
+
+def _failed(config: Config, record: FeedRecord, reason: str, gone: bool) -> _Outcome:
+    failures = record.consecutive_failures + 1
+    failed = replace(record, last_error=reason, consecutive_failures=failures, retired=gone)
+    if gone:
+        reason += "; the feed is retired: remove it from newsletter.toml"
+    elif failed.unhealthy(config.fetch.unhealthy_after):
+        reason += f" (unhealthy: failed {failures} runs in a row)"
+    return _Outcome(failed, warning=reason, reuse_stored=True)
+
+
+def _filtered(
+    feed: FeedSettings, articles: Sequence[Article], oldest: datetime | None
+) -> list[Article]:
+    """The feed's include/exclude patterns, and no entry older than ``oldest`` (a feed first
+    added with a year of archives must not fill the first issue with old news)."""
+    include = _pattern(feed.include)
+    exclude = _pattern(feed.exclude)
+    kept = []
+    for article in articles:
+        if oldest and article.published and article.published < oldest:
+            continue
+        text = f"{article.title}\n{article.text}"
+        if include and not include.search(text):
+            continue
+        if exclude and exclude.search(text):
+            continue
+        kept.append(article)
+    return kept
+
+
+def _pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def _with_full_text(
+    config: Config, engine: Engine, fetcher: Fetcher, outcomes: dict[str, _Outcome]
+) -> dict[str, _Outcome]:
+    wanted = {f.url for f in config.feeds if f.enabled and f.full_text}
+    if not wanted or config.fetch.full_text_max == 0:
+        return outcomes
+    from newsletter.sources.fulltext import with_full_text
+
+    ids = [a.id for key in wanted for a in outcomes[key].articles]
+    known = feedstate.known_ids(engine, ids)
+    updated = dict(outcomes)
+    for key in wanted:
+        fresh = [a for a in outcomes[key].articles if a.id not in known]
+        fresh = fresh[: config.fetch.full_text_max]
+        if fresh:
+            full = {a.id: a for a in with_full_text(fresh, fetcher)}
+            articles = tuple(full.get(a.id, a) for a in outcomes[key].articles)
+            updated[key] = replace(outcomes[key], articles=articles)
+    return updated
+
+
+def _store(
+    config: Config, engine: Engine, outcomes: dict[str, _Outcome], now: datetime
+) -> list[Article]:
+    by_feed = [(key, o.articles) for key, o in outcomes.items() if o.articles]
+    new = feedstate.store_articles(engine, by_feed, now)
+    records = [
+        replace(o.record, entries_seen=o.record.entries_seen + new.get(key, 0))
+        for key, o in outcomes.items()
+    ]
+    feedstate.save_feeds(engine, records)
+    reuse = [key for key, o in outcomes.items() if o.reuse_stored]
+    stored = feedstate.stored_articles(engine, reuse, config.newsletter.name)
+    return [a for _, articles in by_feed for a in articles] + stored
+
+
+def drop_published(
+    engine: Engine, articles: Sequence[Article], published_ids: set[str]
+) -> list[Article]:
+    """Articles no earlier issue carried, under their id or (publishers change guids) their
+    canonical link."""
+    fresh = [a for a in articles if a.id not in published_ids]
+    urls = feedstate.published_urls(
+        engine, published_ids, (a.url for a in fresh if a.origin == "feed" and a.url)
+    )
+    return [a for a in fresh if not (a.origin == "feed" and a.url in urls)]
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """One row of ``newsletter feeds``."""
+
+    name: str
+    url: str
+    fetched_from: str | None
+    enabled: bool
+    health: str  # "ok", "failing", "unhealthy", "retired", "never fetched", "disabled"
+    last_success: datetime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    entries_seen: int
+
+    def as_json(self) -> dict[str, object]:
+        values = dict(vars(self))
+        values["last_success"] = self.last_success.isoformat() if self.last_success else None
+        values["unhealthy"] = self.health in ("unhealthy", "retired")
+        return values
+
+
+_ORDER = {"retired": 0, "unhealthy": 1, "failing": 2, "never fetched": 3, "ok": 4, "disabled": 5}
+
+
+def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
+    """Every configured feed with its recorded health, broken ones first."""
+    records = feedstate.load_feeds(engine, [f.url for f in config.feeds])
+    rows = []
+    for feed in config.feeds:
+        record = records.get(feed.url) or FeedRecord(feed.url, feed.name)
+        rows.append(
+            FeedHealth(
+                name=feed.name,
+                url=feed.url,
+                fetched_from=record.current_url,
+                enabled=feed.enabled,
+                health=_health(config, feed, record),
+                last_success=record.last_success,
+                last_status=record.last_status,
+                last_error=record.last_error,
+                consecutive_failures=record.consecutive_failures,
+                entries_seen=record.entries_seen,
+            )
+        )
+    return sorted(rows, key=lambda r: _ORDER[r.health])
+
+
+def _health(config: Config, feed: FeedSettings, record: FeedRecord) -> str:
+    if not feed.enabled:
+        return "disabled"
+    if record.retired:
+        return "retired"
+    if record.last_fetched is None:
+        return "never fetched"
+    if record.unhealthy(config.fetch.unhealthy_after):
+        return "unhealthy"
+    return "failing" if record.consecutive_failures else "ok"
+
+
+def peek_feeds(config: Config, fetcher: Fetcher, now: datetime, warn: Warn) -> list[Article]:
+    """Every enabled feed's current articles, fetched and parsed but recorded nowhere: for the
+    preview, which must show what the sources hold now without touching the state database.
+    No validators are sent (a 304 would leave nothing to show)."""
+    enabled = [f for f in config.feeds if f.enabled]
+    if not enabled:
+        return []
+    records = [FeedRecord(f.url, f.name) for f in enabled]
+    requests = [_request(config, f, r) for f, r in zip(enabled, records, strict=True)]
+    results = fetcher.fetch_all(requests)
+    articles: list[Article] = []
+    for feed, record, result in zip(enabled, records, results, strict=True):
+        parsed = parse_safely(_job(config, feed, result, now)) if result.ok else None
+        outcome = _outcome(config, feed, record, result, parsed, now)
+        if outcome.warning:
+            warn(f"feed {feed.name!r} ({feed.url}): {outcome.warning}")
+        articles.extend(outcome.articles)
+    return articles

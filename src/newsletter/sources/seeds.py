@@ -1,0 +1,145 @@
+"""Seeds: local .txt/.md documents -> Articles.
+
+A seed may open with TOML (``+++``) or YAML (``---``) front matter giving ``title``, ``outlet``,
+``url`` and ``published``. Without a title, a trailing ``References`` block gives the headline.
+A seed that cannot be used is reported with one warning line and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newsletter.errors import SeedError
+from newsletter.model import Article
+
+MAX_SEED_BYTES = 1_000_000
+SEED_SUFFIXES = (".txt", ".md")
+_FRONT_KEYS = {"title", "outlet", "url", "published"}
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    meta: dict[str, Any]
+    body: str
+
+
+def read_seeds(folder: Path, warn: Warn) -> list[Article]:
+    """Every usable seed in ``folder``, in file-name order; bad ones are warned about."""
+    if not folder.is_dir():
+        warn(f"{folder}: seeds folder not found; no seeds read")
+        return []
+    articles = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in SEED_SUFFIXES or not path.is_file():
+            continue
+        try:
+            articles.append(read_seed(path))
+        except SeedError as e:
+            warn(str(e))
+    return articles
+
+
+def read_seed(path: Path) -> Article:
+    raw = path.read_bytes()
+    if len(raw) > MAX_SEED_BYTES:
+        raise SeedError(f"{path}: skipped: {len(raw):,} bytes is over the 1 MB limit for a seed")
+    if b"\x00" in raw:
+        raise SeedError(f"{path}: skipped: binary file, expected UTF-8 text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SeedError(
+            f"{path}: skipped: not UTF-8 (bad byte at offset {e.start}); save it as UTF-8"
+        ) from None
+    parsed = _front_matter(text, path)
+    body, headline = _split_references(parsed.body)
+    if not body.strip():
+        raise SeedError(f"{path}: skipped: empty seed, no text to summarize")
+    meta = parsed.meta
+    title = str(meta.get("title") or headline or path.stem.replace("-", " ").replace("_", " "))
+    return Article(
+        id="seed:" + hashlib.sha256(raw).hexdigest()[:16],
+        title=" ".join(title.split()),
+        text=body.strip(),
+        url=_optional_str(meta, "url", path),
+        outlet=_optional_str(meta, "outlet", path),
+        published=_published(meta.get("published"), path),
+        origin="seed",
+    )
+
+
+def _front_matter(text: str, path: Path) -> _Parsed:
+    for fence, load in (("+++", tomllib.loads), ("---", yaml.safe_load)):
+        if not text.startswith(fence + "\n"):
+            continue
+        end = text.find("\n" + fence, len(fence))
+        if end < 0:
+            raise SeedError(f"{path}: skipped: front matter opened with {fence} is never closed")
+        try:
+            meta = load(text[len(fence) + 1 : end]) or {}
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+            reason = " ".join(str(e).split())
+            raise SeedError(f"{path}: skipped: invalid front matter: {reason}") from None
+        if not isinstance(meta, dict):
+            raise SeedError(f"{path}: skipped: front matter must be a table of keys")
+        unknown = set(meta) - _FRONT_KEYS
+        if unknown:
+            raise SeedError(
+                f"{path}: skipped: unknown front matter key '{sorted(unknown)[0]}'; "
+                f"allowed: {', '.join(sorted(_FRONT_KEYS))}"
+            )
+        return _Parsed(meta=meta, body=text[end + len(fence) + 1 :])
+    return _Parsed(meta={}, body=text)
+
+
+def _split_references(body: str) -> tuple[str, str | None]:
+    """Cut a trailing ``References`` block off; its first line is the headline."""
+    lines = body.rstrip().splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip().rstrip(":").lower() in ("references", "reference", "sources", "source"):
+            refs = [line.strip() for line in lines[i + 1 :] if line.strip()]
+            return "\n".join(lines[:i]), (refs[0] if refs else None)
+    return body, None
+
+
+def _optional_str(meta: dict[str, Any], key: str, path: Path) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SeedError(f"{path}: skipped: front matter '{key}' must be a string")
+    if key == "url" and not value.startswith(("http://", "https://")):
+        raise SeedError(f"{path}: skipped: front matter 'url' must start with http:// or https://")
+    return value.strip() or None
+
+
+def _published(value: object, path: Path) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0, 0))
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise SeedError(
+                f"{path}: skipped: front matter 'published' must be an ISO date "
+                f"such as 2025-11-20 or 2025-11-20T09:30:00+00:00, got {value!r}"
+            ) from None
+    else:
+        raise SeedError(f"{path}: skipped: front matter 'published' must be a date")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""The store: the state database (SQLAlchemy Core) and the outbox folder."""

@@ -1,0 +1,1 @@
+"""Web: the HTTP services (the live preview for editors)."""
