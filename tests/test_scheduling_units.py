@@ -209,6 +209,7 @@ def test_status_reports_feed_health_from_the_feeds_table(project):
 
     config = load_config(project / "newsletter.toml")
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    state.open_engine(config.state_dir).dispose()  # status creates no database: upgrade first
     assert status.gather(config, now).feeds == []  # feed ingestion's table, nothing fetched yet
     with state.connect(config.state_dir) as engine:
         save_feeds(
