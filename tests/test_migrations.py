@@ -4,6 +4,7 @@ a fresh one equals the tables, and the read-only commands create and migrate not
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -231,4 +232,44 @@ def test_moments_are_stored_in_utc_and_read_back_aware(
         ).scalar_one()
     assert stored == moment and stored.tzinfo == UTC and stored.hour == 7
     assert later == 1  # 07:00 UTC is after 06:30 UTC, whatever zone the query was given in
+    engine.dispose()
+
+
+def test_a_batch_revision_rebuilds_a_referenced_table_with_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite alters a column by copying the table; ``issues`` is referenced by the published
+    articles, which must survive the copy (foreign keys are off during an upgrade)."""
+    engine = state.open_engine(tmp_path / "state")
+    claim = state.claim_issue(engine, "NL", "s", owner=state.owner_token(), now=LAST_WEEK)
+    assert isinstance(claim, state.Claimed)
+    state.finish_issue(
+        engine,
+        claim.record,
+        path="p",
+        subject="s",
+        article_ids=OLD_ARTICLES,
+        articles_in=2,
+        items_out=1,
+        now=LAST_WEEK,
+    )
+    engine.dispose()
+    scripts = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0007_subject.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        'revision = "0007"\ndown_revision = "0006"\n\n\n'
+        "def upgrade():\n"
+        '    with op.batch_alter_table("issues", recreate="always") as batch:\n'
+        '        batch.alter_column("subject", existing_type=sa.Text(), type_=sa.String(900))\n'
+    )
+    monkeypatch.setattr(schema, "MIGRATIONS", scripts)
+    monkeypatch.setattr(schema, "HEAD", "0007")
+    where, before, after = state.upgrade_database(tmp_path / "state")
+    assert (before.revision, after.revision) == ("0006", "0007")
+    engine = sa.create_engine(f"sqlite:///{where}")
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT article_id FROM issue_articles ORDER BY 1"))
+        assert list(kept.scalars()) == OLD_ARTICLES
+        assert conn.execute(sa.text("PRAGMA foreign_key_check")).all() == []
     engine.dispose()

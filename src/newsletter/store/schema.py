@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from newsletter.errors import StateError
 
@@ -74,6 +74,29 @@ def _legacy_version(conn: Connection) -> int:
             "missing below later ones, so no revision matches this database"
         )
     return version
+
+
+def upgrade_engine(engine: Engine) -> tuple[Revision, Revision]:
+    """Bring the schema to ``HEAD``, in one transaction; (before, after).
+
+    On SQLite, batch mode rebuilds a table (copy, drop, rename), and dropping a table others
+    reference fails while foreign keys are enforced; they can only be switched off outside a
+    transaction. So they are off for the upgrade and checked before it commits."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                before, after = upgrade(conn)
+                if sqlite and before != after:
+                    broken = conn.execute(sa.text("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise StateError(f"the upgrade would break foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+    return before, after
 
 
 def upgrade(conn: Connection) -> tuple[Revision, Revision]:

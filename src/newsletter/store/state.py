@@ -134,8 +134,7 @@ def upgrade_database(
     where = _where(state_dir, url)
     engine = _engine(state_dir, url)
     try:
-        with engine.begin() as conn:
-            before, after = schema.upgrade(conn)
+        before, after = schema.upgrade_engine(engine)
     except sa.exc.SQLAlchemyError as e:
         raise StateError(f"{where}: cannot upgrade the state database: {e}") from e
     finally:
@@ -206,8 +205,7 @@ SCHEMA_VERSION = schema.HEAD
 
 def migrate(engine: Engine) -> str:
     """Bring the schema to this version's revision (see store/schema.py); return it."""
-    with engine.begin() as conn:
-        _before, after = schema.upgrade(conn)
+    _before, after = schema.upgrade_engine(engine)
     assert after.revision is not None
     return after.revision
 
