@@ -51,13 +51,13 @@ class Revision:
 
 
 def revision_of(conn: Connection) -> Revision:
-    tables = set(sa.inspect(conn).get_table_names())
-    if "alembic_version" in tables:
+    inspector = sa.inspect(conn)
+    if inspector.has_table("alembic_version"):
         found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
         if len(found) != 1:
             raise StateError(f"alembic_version holds {len(found)} revisions, expected one")
         return Revision(str(found[0]))
-    if "schema_version" in tables:
+    if inspector.has_table("schema_version"):
         return Revision(None, legacy=_legacy_version(conn))
     return Revision(None)
 
