@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+import legacy_schema
 from newsletter.config import load_config
 from newsletter.errors import ConfigError
 from newsletter.logs import JsonFormatter, TextFormatter, fields
@@ -172,16 +173,13 @@ def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path, state_url):
 def test_migrations_apply_by_recorded_version(tmp_path):
     db = tmp_path / "state.db"
     engine = sa.create_engine(f"sqlite:///{db}")
-    with engine.begin() as conn:  # a database made before migration 3 existed
-        state.schema_version.create(conn)
-        state._migration_1(conn)
-        conn.execute(state.schema_version.insert().values(version=1))
+    legacy_schema.migrate(engine, (1,))  # a database made before migration 3 existed
     engine.dispose()
     with state.connect(tmp_path) as engine:
         assert sa.inspect(engine).has_table("runs")
         with engine.connect() as conn:
-            versions = conn.execute(sa.select(state.schema_version.c.version)).scalars().all()
-    assert sorted(versions) == sorted(state.MIGRATIONS)
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+            assert list(versions) == [state.SCHEMA_VERSION]
 
 
 def _record(message: str, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
@@ -211,6 +209,7 @@ def test_status_reports_feed_health_from_the_feeds_table(project):
 
     config = load_config(project / "newsletter.toml")
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+    state.open_engine(config.state_dir).dispose()  # status creates no database: upgrade first
     assert status.gather(config, now).feeds == []  # feed ingestion's table, nothing fetched yet
     with state.connect(config.state_dir) as engine:
         save_feeds(

@@ -1,6 +1,7 @@
 """``newsletter status``: the last runs, the next slots, the scheduler's lock and feed health.
 
-Read-only over the state database (opening it applies pending migrations, like every command).
+Read-only over the state database: it creates and migrates nothing, and says to run
+``newsletter db upgrade`` when the database is missing or behind.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Status:
 
 
 def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3) -> Status:
-    with state.connect(config.state_dir, config.state.url) as engine:
+    with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
         with engine.connect() as conn:
             holder = current_holder(conn, lock_name(config.newsletter.name))
         fleet = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
@@ -138,8 +138,7 @@ def _same(owner: str | None) -> sa.ColumnElement[bool]:
 def _stale(owner: str | None, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:
     if owner is None or claimed_at is None or not owner_alive(owner):
         return True
-    aware = claimed_at if claimed_at.tzinfo else claimed_at.replace(tzinfo=UTC)
-    return now - aware > lease
+    return now - claimed_at > lease
 
 
 def note_attempt(engine: Engine, key: Key, owner: str, error: str | None) -> None:

@@ -1,6 +1,6 @@
 """What the fleet has done for a slot: one row per planned slot, one per (slot, feed) fetch.
 
-Migration 5, on ``state.metadata``. A slot's fetch rows are the barrier: the issue is built once
+The tables are in ``store/tables.py``. A slot's fetch rows are the barrier: the issue is built once
 none is pending, whoever finishes last (or a redelivered task) sees that and enqueues the build.
 Every change is a compare-and-set on the row's status, so a task run twice records once.
 """
@@ -15,51 +15,11 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from newsletter.store.state import metadata
+from newsletter.store.tables import slot_fetches, slot_runs
 
 SlotStatus = Literal["fetching", "building", "done", "skipped", "failed"]
 FetchStatus = Literal["pending", "done", "failed"]
 FINISHED: tuple[str, ...] = ("done", "skipped", "failed")
-
-slot_runs = sa.Table(
-    "slot_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("newsletter", sa.String(200), nullable=False),
-    sa.Column("slot", sa.String(40), nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("feeds", sa.Integer, nullable=False),
-    sa.Column("allow_empty", sa.Boolean, nullable=False),
-    sa.Column("send", sa.Boolean, nullable=False),
-    sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("issue_number", sa.Integer),
-    sa.Column("issue_path", sa.Text),
-    sa.Column("result", sa.String(20)),  # the pipeline's RunStatus: written, exists, ...
-    sa.Column("message", sa.Text),
-    sa.UniqueConstraint("newsletter", "slot", name="uq_slot_run"),
-)
-
-slot_fetches = sa.Table(
-    "slot_fetches",
-    metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("slot_runs.id"), nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("feed_url", sa.String(2048), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("owner", sa.String(200)),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("articles", sa.Integer),
-    sa.Column("error", sa.Text),
-    sa.PrimaryKeyConstraint("run_id", "feed_url"),
-    sa.Index("ix_slot_fetches_pending", "run_id", "status"),
-)
-
-
-def migration_5(conn: Connection) -> None:
-    for table in (slot_runs, slot_fetches):
-        table.create(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str
     from newsletter.distributed.slotstate import recent
     from newsletter.store import state
 
-    with state.connect(config.state_dir, config.state.url) as engine:
+    with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
         report["slots"] = recent(engine, config.newsletter.name)
     return holder, report
 

@@ -133,4 +133,4 @@ def current_holder(conn: Connection, name: str = LOCK_NAME) -> Holder | None:
     ).first()
     if row is None:
         return None
-    return Holder(row.owner, state.as_utc(row.acquired_at), state.as_utc(row.expires_at))
+    return Holder(row.owner, row.acquired_at, row.expires_at)

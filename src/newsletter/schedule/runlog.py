@@ -85,7 +85,7 @@ def finish_run(engine: Engine, run_id: int, outcome: Outcome, *, now: datetime) 
             .where(state.runs.c.id == run_id)
             .values(
                 finished_at=now,
-                duration=(now - state.as_utc(started)).total_seconds(),
+                duration=(now - started).total_seconds(),
                 result=outcome.result,
                 articles_in=outcome.articles_in,
                 items_out=outcome.items_out,
@@ -107,7 +107,7 @@ def reap_crashed(engine: Engine, *, now: datetime, lease: timedelta) -> int:
         dead = [
             row.id
             for row in rows
-            if not state.owner_alive(row.owner) or now - state.as_utc(row.started_at) > lease
+            if not state.owner_alive(row.owner) or now - row.started_at > lease
         ]
         if dead:
             conn.execute(
@@ -136,8 +136,8 @@ def _record(row: sa.Row[Any]) -> RunRecord:
         slot=row.slot,
         trigger=row.trigger,
         schedule=row.schedule,
-        started_at=state.as_utc(row.started_at),
-        finished_at=state.as_utc(row.finished_at) if row.finished_at else None,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         result=row.result,
         duration=row.duration,
         articles_in=row.articles_in,

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
+
+from sqlalchemy.engine import Engine
 
 from newsletter import pipeline
 from newsletter.config import Config
+from newsletter.errors import StateError
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint, RunResult, Warn
 from newsletter.schedule import runlog
@@ -64,7 +68,7 @@ def execute(
     """Make the issue for ``slot`` (at most once), recorded in the run log from start to end."""
     slot = slot or default_slot(config, clock())
     where = fields(slot=slot, trigger=trigger, schedule=schedule)
-    with state.connect(config.state_dir, config.state.url) as engine:
+    with _state(config, where) as engine:
         runlog.reap_crashed(engine, now=clock(), lease=state.DEFAULT_LEASE)
         run_id = runlog.start_run(
             engine,
@@ -104,6 +108,20 @@ def execute(
     if deliver is not None and result.status == "written":
         deliver(result)
     return result
+
+
+@contextmanager
+def _state(config: Config, where: dict[str, Any]) -> Iterator[Engine]:
+    """The state database, upgraded; a database that cannot be used is the run's one line."""
+    try:
+        engine = state.open_engine(config.state_dir, config.state.url)
+    except StateError as e:
+        log.error(str(e), extra=where)
+        raise
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _reason(error: BaseException) -> str:

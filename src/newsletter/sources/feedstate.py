@@ -1,6 +1,6 @@
 """Feed state beside ``state.py``: each feed's validators and health, each article first seen.
 
-Same ``metadata``, same engine, schema migration 2. Writes are batched, one short transaction
+The tables are in ``store/tables.py``, on the same engine. Writes are batched, one short transaction
 per stage of a run (never one per entry), so a run over 200 feeds touches the database a
 handful of times.
 """
@@ -13,50 +13,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from newsletter.model import Article
-from newsletter.store.state import as_utc, issue_articles, issues, metadata
-
-feeds = sa.Table(
-    "feeds",
-    metadata,
-    sa.Column("url", sa.String(2048), primary_key=True),  # as configured: the feed's identity
-    sa.Column("name", sa.String(500), nullable=False),
-    sa.Column("current_url", sa.String(2048)),  # after a permanent redirect (301/308)
-    sa.Column("etag", sa.String(1000)),
-    sa.Column("last_modified", sa.String(200)),
-    sa.Column("last_status", sa.Integer),
-    sa.Column("last_error", sa.Text),
-    sa.Column("last_fetched", sa.DateTime(timezone=True)),
-    sa.Column("last_success", sa.DateTime(timezone=True)),
-    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
-    sa.Column("entries_seen", sa.Integer, nullable=False, default=0),
-    sa.Column("retry_after", sa.String(200)),
-    sa.Column("retired", sa.Boolean, nullable=False, default=False),
-)
-
-feed_articles = sa.Table(
-    "feed_articles",
-    metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("feed_url", sa.String(2048), nullable=False, index=True),
-    sa.Column("url", sa.String(2048), index=True),  # canonical link
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("outlet", sa.String(500)),
-    sa.Column("published", sa.DateTime(timezone=True)),
-    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("flags", sa.String(100), nullable=False, default=""),
-)
+from newsletter.store.tables import feed_articles, feeds, issue_articles, issues
 
 _T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) query
-
-
-def migration_2(conn: Connection) -> None:
-    for table in (feeds, feed_articles):
-        table.create(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)
@@ -79,14 +42,8 @@ class FeedRecord:
         return self.retired or self.consecutive_failures >= after
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else as_utc(moment)
-
-
 def _record(row: sa.Row[object]) -> FeedRecord:
     values = dict(row._mapping)
-    for key in ("last_fetched", "last_success"):
-        values[key] = _aware(values[key])
     values["retired"] = bool(values["retired"])
     return FeedRecord(**values)
 
@@ -217,7 +174,7 @@ def _article(row: sa.Row[object]) -> Article:
         text=row.text,
         url=row.url,
         outlet=row.outlet,
-        published=_aware(row.published),
+        published=row.published,
         origin="feed",
         flags=tuple(f for f in row.flags.split(",") if f),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -22,137 +22,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from newsletter.errors import StateError
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
+from newsletter.store import schema
+from newsletter.store.tables import (
+    deliveries,
+    issue_articles,
+    issues,
     metadata,
-    sa.Column("version", sa.Integer, nullable=False),
+    runs,
+    scheduler_lease,
+    schema_version,
 )
 
-issues = sa.Table(
-    "issues",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("newsletter", sa.String(200), nullable=False),
-    sa.Column("slot", sa.String(40), nullable=False),
-    sa.Column("edition", sa.Integer, nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("path", sa.Text),
-    sa.Column("subject", sa.Text),
-    sa.Column("articles_in", sa.Integer),
-    sa.Column("items_out", sa.Integer),
-    sa.Column("error", sa.Text),
-    sa.UniqueConstraint("newsletter", "slot", "edition", name="uq_issue_slot_edition"),
-    sa.UniqueConstraint("newsletter", "number", name="uq_issue_number"),
-)
-
-issue_articles = sa.Table(
-    "issue_articles",
-    metadata,
-    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id"), nullable=False),
-    sa.Column("article_id", sa.String(500), nullable=False),
-    sa.PrimaryKeyConstraint("issue_id", "article_id"),
-)
-
-
-# Migration 3 (unattended operation): every run attempt, and the one scheduler's lease.
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("newsletter", sa.String(200), nullable=False),
-    sa.Column("slot", sa.String(40), nullable=False),
-    sa.Column("trigger", sa.String(20), nullable=False),
-    sa.Column("schedule", sa.String(100)),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("result", sa.String(20), nullable=False),
-    sa.Column("duration", sa.Float),
-    sa.Column("articles_in", sa.Integer),
-    sa.Column("items_out", sa.Integer),
-    sa.Column("issue_number", sa.Integer),
-    sa.Column("issue_path", sa.Text),
-    sa.Column("error", sa.Text),
-    sa.Index("ix_runs_started", "started_at"),
-)
-
-scheduler_lease = sa.Table(
-    "scheduler_lease",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# One row per (issue, subscriber): claimed ("sending") before the SMTP transaction, marked
-# "sent" right after the server accepts it. Queries live in ledger.py.
-deliveries = sa.Table(
+__all__ = [  # the tables, for the query modules that import them from here
     "deliveries",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("newsletter", sa.String(200), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # pending, sending, sent, failed
-    sa.Column("permanent", sa.Boolean, nullable=False, default=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.Text),
-    sa.Column("message_id", sa.String(300), nullable=False),
-    sa.Column("owner", sa.String(200)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("claimed_at", sa.DateTime(timezone=True)),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.UniqueConstraint("newsletter", "number", "email", name="uq_delivery"),
-)
-
-
-def _migration_1(conn: Connection) -> None:
-    for table in (issues, issue_articles):
-        table.create(conn, checkfirst=True)
-
-
-def _migration_2(conn: Connection) -> None:
-    from newsletter.sources.feedstate import (
-        migration_2,  # feed tables live beside, on this metadata
-    )
-
-    migration_2(conn)
-
-
-def _migration_3(conn: Connection) -> None:
-    for table in (runs, scheduler_lease):
-        table.create(conn, checkfirst=True)
-
-
-def _migration_4(conn: Connection) -> None:
-    deliveries.create(conn, checkfirst=True)
-
-
-def _migration_5(conn: Connection) -> None:
-    from newsletter.distributed.slotstate import migration_5  # the fleet's slot barrier
-
-    migration_5(conn)
-
-
-# Versioned migrations: MIGRATIONS[n] creates what version n adds. Never edit one that has
-# shipped; add the next. Each applied version is recorded, so versions developed in parallel
-# apply in any order.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: _migration_1,
-    2: _migration_2,
-    3: _migration_3,
-    4: _migration_4,
-    5: _migration_5,
-}
-SCHEMA_VERSION = max(MIGRATIONS)
+    "issue_articles",
+    "issues",
+    "metadata",
+    "runs",
+    "scheduler_lease",
+    "schema_version",
+]
 
 IssueStatus = Literal["building", "done", "failed", "skipped"]
 DEFAULT_LEASE = timedelta(minutes=30)
@@ -201,24 +90,94 @@ def state_url(state_dir: Path, url: str | None) -> str:
     return url or f"sqlite:///{state_dir / 'state.db'}"
 
 
-def open_engine(state_dir: Path, url: str | None = None) -> Engine:
-    """Connect and migrate. SQLite gets WAL, a busy timeout and its folder created."""
+def open_engine(state_dir: Path, url: str | None = None, *, upgrade: bool = True) -> Engine:
+    """Connect. SQLite gets WAL, a busy timeout and (when upgrading) its folder created.
+
+    With ``upgrade`` the schema is brought to this version's first (``run``, ``schedule``,
+    ``worker``, ``db upgrade``). Without, nothing is created or changed: the database must
+    exist and be current, or a StateError says to run ``newsletter db upgrade``."""
+    where = _where(state_dir, url)
+    if url is None and not upgrade and not (state_dir / "state.db").exists():
+        raise StateError(_no_database(where))
+    engine = _engine(state_dir, url)
+    try:
+        if upgrade:
+            migrate(engine)
+        else:
+            _require_current(engine, where)
+    except sa.exc.SQLAlchemyError as e:
+        engine.dispose()
+        raise StateError(f"{where}: cannot open the state database: {e}") from e
+    except StateError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _engine(state_dir: Path, url: str | None) -> Engine:
     if url is None:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StateError(f"{state_dir}: cannot create the state folder: {e.strerror}") from e
-    target = state_url(state_dir, url)
-    engine = sa.create_engine(target, future=True)
+    engine = sa.create_engine(state_url(state_dir, url), future=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
-    try:
-        migrate(engine)
-    except sa.exc.SQLAlchemyError as e:
-        engine.dispose()
-        raise StateError(f"{_redacted(target)}: cannot open the state database: {e}") from e
     return engine
+
+
+def upgrade_database(
+    state_dir: Path, url: str | None = None
+) -> tuple[str, schema.Revision, schema.Revision]:
+    """``newsletter db upgrade``: where the database is, and its revision before and after."""
+    where = _where(state_dir, url)
+    engine = _engine(state_dir, url)
+    try:
+        before, after = schema.upgrade_engine(engine)
+    except sa.exc.SQLAlchemyError as e:
+        raise StateError(f"{where}: cannot upgrade the state database: {e}") from e
+    finally:
+        engine.dispose()
+    return where, before, after
+
+
+def database_revision(state_dir: Path, url: str | None = None) -> tuple[str, schema.Revision]:
+    """``newsletter db current``: where the database is and its revision; creates nothing."""
+    where = _where(state_dir, url)
+    if url is None and not (state_dir / "state.db").exists():
+        return where, schema.Revision(None)
+    engine = _engine(state_dir, url)
+    try:
+        with engine.connect() as conn:
+            return where, schema.revision_of(conn)
+    except sa.exc.SQLAlchemyError as e:
+        raise StateError(f"{where}: cannot read the state database: {e}") from e
+    finally:
+        engine.dispose()
+
+
+def _where(state_dir: Path, url: str | None) -> str:
+    return str(state_dir / "state.db") if url is None else _redacted(url)
+
+
+def _no_database(where: str) -> str:
+    return f"no state database yet at {where}: run newsletter run or newsletter db upgrade"
+
+
+def _require_current(engine: Engine, where: str) -> None:
+    with engine.connect() as conn:
+        found = schema.revision_of(conn)
+    if found.current:
+        return
+    if found.empty:
+        raise StateError(_no_database(where))
+    if found.revision is not None:
+        schema.known(found.revision)  # a newer newsletter's revision: says so
+    raise StateError(
+        f"state database {where} is at {found.describe()}, this version needs revision "
+        f"{schema.HEAD}: run newsletter db upgrade"
+    )
 
 
 def _redacted(url: str) -> str:
@@ -241,24 +200,19 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-MIGRATION_LOCK = 0x6E6C5F6D  # PostgreSQL advisory lock id: one migrator at a time
+SCHEMA_VERSION = schema.HEAD
 
 
-def migrate(engine: Engine) -> int:
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
-        schema_version.create(conn, checkfirst=True)
-        applied = set(conn.execute(sa.select(schema_version.c.version)).scalars())
-        for version in sorted(set(MIGRATIONS) - applied):
-            MIGRATIONS[version](conn)
-            conn.execute(schema_version.insert().values(version=version))
-        return SCHEMA_VERSION
+def migrate(engine: Engine) -> str:
+    """Bring the schema to this version's revision (see store/schema.py); return it."""
+    _before, after = schema.upgrade_engine(engine)
+    assert after.revision is not None
+    return after.revision
 
 
 @contextmanager
-def connect(state_dir: Path, url: str | None = None) -> Iterator[Engine]:
-    engine = open_engine(state_dir, url)
+def connect(state_dir: Path, url: str | None = None, *, upgrade: bool = True) -> Iterator[Engine]:
+    engine = open_engine(state_dir, url, upgrade=upgrade)
     try:
         yield engine
     finally:
@@ -314,12 +268,6 @@ def _record(row: sa.Row[Any]) -> IssueRecord:
     )
 
 
-def as_utc(moment: datetime) -> datetime:
-    """A datetime read back from the database, made aware: SQLite hands them back naive, and
-    every time this project writes is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def claim_issue(
     engine: Engine,
     newsletter: str,
@@ -358,7 +306,7 @@ def _claim(
         if row.status == "done":
             continue
         stale = row.status in ("failed", "skipped") or not owner_alive(row.owner)
-        stale = stale or now - as_utc(row.claimed_at) > lease
+        stale = stale or now - row.claimed_at > lease
         if not stale:
             return Busy(_record(row))
         # A claim that gave its number back (see release_issue) takes the next free one.
