@@ -23,6 +23,7 @@ from newsletter.model import Article, Issue, Item, Section, Source
 from newsletter.pipeline import compose_issue, gather_articles
 from newsletter.sources.dedup import dedupe
 from newsletter.sources.fetch import Fetcher
+from newsletter.sources.fulltext import missing_extra
 from newsletter.sources.ingest import peek_feeds
 
 SAMPLE_SOURCE = Source(
@@ -82,6 +83,7 @@ def check_project(
     """Every problem found, one line each; empty when the project is sound. Seeds that
     cannot be used are passed to ``warn``: they are skipped, not fatal, in a real run too."""
     problems = [f.message for f in brand_contrast(config.brand)]
+    problems.extend(missing_extra(config.feeds))  # a run keeps the teasers; check says why
     templates = load_templates(config.templates_dir)
     problems.extend(_compile_all(templates))
     if problems and any("template syntax error" in p for p in problems):

@@ -350,8 +350,13 @@ def _with_full_text(
     wanted = {f.url for f in config.feeds if f.enabled and f.full_text}
     if not wanted or config.fetch.full_text_max == 0:
         return outcomes
-    from newsletter.sources.fulltext import with_full_text
+    from newsletter.sources.fulltext import missing_extra, with_full_text
 
+    missing = missing_extra(config.feeds)
+    if missing:  # the run goes on with the teasers: one line per feed, every run
+        for line in missing:
+            log.error(line)
+        return outcomes
     ids = [a.id for key in wanted for a in outcomes[key].articles]
     known = feedstate.known_ids(engine, ids)
     updated = dict(outcomes)
