@@ -14,16 +14,19 @@ import shutil
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from newsletter import __version__
-from newsletter.config import CONFIG_NAME, Config, load_config
+# Only what `newsletter --help` and shell completion need is imported here (they must start
+# fast; tests/test_fast_start.py): each command imports the pipeline code it runs.
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.logs import LogFormat, configure, progress
-from newsletter.pipeline import Checkpoint
-from newsletter.schedule.runner import PAUSE_ENV, chain, execute, pause_at
-from newsletter.skeleton import default_config_text, default_templates_dir
+from newsletter.logs import LogFormat, configure
+from newsletter.skeleton import CONFIG_NAME, default_config_text, default_templates_dir
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.pipeline import Checkpoint
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -43,11 +46,15 @@ def _now() -> datetime:
 
 def _test_pause() -> Checkpoint:
     """Test-only (see runner.PAUSE_ENV): pause a run at a named stage so a test can kill it."""
+    from newsletter.schedule.runner import PAUSE_ENV, pause_at
+
     stage = os.environ.get(PAUSE_ENV)
     return pause_at(stage) if stage else (lambda _stage: None)
 
 
 def _load(config_path: Path) -> Config:
+    from newsletter.config import load_config
+
     try:
         return load_config(config_path)
     except ConfigError as e:
@@ -66,8 +73,24 @@ config_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from newsletter import __version__  # read from the installed metadata: not at every start
+
+    click.echo(f"newsletter, version {__version__}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="newsletter")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -121,6 +144,9 @@ def run(
     no_wait: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
+    from newsletter.logs import progress
+    from newsletter.schedule.runner import chain, execute
+
     config = _load(config_path)
     slot = _slot(config, day, slot_text)
     if config.distributed:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+CONFIG_NAME = "newsletter.toml"  # a project's config file, in its folder
+
 _PACKAGED = Path(__file__).resolve().parent / "_skeleton"
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
