@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -20,9 +19,9 @@ import click
 
 # Only what `newsletter --help` and shell completion need is imported here (they must start
 # fast; tests/test_fast_start.py): each command imports the pipeline code it runs.
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, NewsletterError, TemplateError
 from newsletter.logs import LogFormat, configure
-from newsletter.skeleton import CONFIG_NAME, default_config_text, default_templates_dir
+from newsletter.skeleton import CONFIG_NAME, create_project
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -224,21 +223,54 @@ def _shown(path: Path) -> str:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-def init(directory: Path) -> None:
-    """Create a new newsletter project in DIRECTORY: config, templates, an empty seeds/."""
-    target = directory / CONFIG_NAME
-    if target.exists():
-        click.echo(f"error: {target} already exists; nothing was changed", err=True)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write the example project instead: the Peace Plan Briefing's config and its seed.",
+)
+def init(directory: Path, example: bool) -> None:
+    """Create a new newsletter project in DIRECTORY: a commented config, seeds/, outbox/.
+
+    The email's templates are not copied: the defaults serve until you copy one to change it
+    (newsletter templates copy NAME)."""
+    try:
+        target = create_project(directory, example=example)
+    except ConfigError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    directory.mkdir(parents=True, exist_ok=True)
-    for folder in ("seeds", "outbox"):
-        (directory / folder).mkdir(exist_ok=True)
-    templates = directory / "templates"
-    if not templates.exists():
-        shutil.copytree(default_templates_dir(), templates)
-    target.write_text(default_config_text(), encoding="utf-8")
-    click.echo(f"Created {target}; add .txt or .md files to {directory / 'seeds'} and run:")
+    if example:
+        click.echo(f"Created the example project in {directory}; build its first issue with:")
+    else:
+        click.echo(f"Created {target}; edit [newsletter], [[sections]] and [summary] in it,")
+        click.echo(f"add .txt or .md files to {directory / 'seeds'} (or [[feeds]]), and run:")
     click.echo(f"  newsletter run --config {target}")
+
+
+@main.group()
+def templates() -> None:
+    """The email's templates: a project's templates/ overrides the defaults file by file."""
+
+
+@templates.command("copy")
+@config_option
+@click.argument("name", required=False)
+@click.option("--list", "listing", is_flag=True, help="Name every default template.")
+def templates_copy(config_path: Path, name: str | None, listing: bool) -> None:
+    """Copy the default template NAME (e.g. issue.mjml.j2, partials/item.mjml.j2) into the
+    project's templates folder to edit it; an existing file is never overwritten."""
+    from newsletter.skeleton import copy_template, template_names
+
+    if listing or name is None:
+        for known in template_names():
+            click.echo(known)
+        return
+    config = _load(config_path)
+    try:
+        target = copy_template(name, config.templates_dir)
+    except TemplateError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"Copied {name} to {_shown(target)}; it now replaces the default")
 
 
 @main.command()

@@ -263,6 +263,10 @@ def _build(
     checkpoint("gathered")
     if not articles and not allow_empty:
         reason = "nothing new since the last issue: every article was already published"
+        if not config.feeds and not any(config.seeds_dir.glob("*.*")):  # a new project
+            reason = (
+                f"nothing to read yet: add .txt or .md files to {config.seeds_dir} or [[feeds]]"
+            )
         state.release_issue(engine, record, "skipped", reason)
         return RunResult("nothing-new", slot, None, None, reason, 0, 0)
     with timed(timings, "summarize"):
