@@ -16,9 +16,9 @@ from datetime import datetime
 
 from newsletter.config import Config
 from newsletter.distributed.lock import AdvisoryLock, scheduler_key
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
-from newsletter.pipeline import Checkpoint, Warn
+from newsletter.pipeline import Checkpoint
 from newsletter.schedule import runlog
 from newsletter.schedule.runner import Clock, Deliver
 from newsletter.store import state

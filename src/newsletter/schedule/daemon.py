@@ -36,9 +36,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
-from newsletter.pipeline import Checkpoint, Warn
+from newsletter.pipeline import Checkpoint
 from newsletter.schedule.cron import latest_fire, parse_cron
 from newsletter.schedule.lease import LeaseLock, LockLost, SchedulerLock, lock_name
 from newsletter.schedule.runlog import Trigger

@@ -15,7 +15,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter import USER_AGENT
 from newsletter.config import Config, FeedSettings
+from newsletter.errors import Warn
 from newsletter.model import Article
 from newsletter.sources import feedstate
 from newsletter.sources.feeds import ParsedFeed, ParseJob
@@ -35,7 +36,6 @@ from newsletter.sources.fetch import Fetcher, FetchLimits, FetchRequest, FetchRe
 from newsletter.sources.parsework import Parsed, parse_safely, parse_timed
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
-Warn = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 POOL_MIN_FEEDS = 16  # below this, starting worker processes costs more than it saves

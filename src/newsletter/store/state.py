@@ -21,7 +21,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from newsletter.errors import StateError
+from newsletter.errors import StateError, redacted
 
 metadata = sa.MetaData()
 
@@ -217,12 +217,8 @@ def open_engine(state_dir: Path, url: str | None = None) -> Engine:
         migrate(engine)
     except sa.exc.SQLAlchemyError as e:
         engine.dispose()
-        raise StateError(f"{_redacted(target)}: cannot open the state database: {e}") from e
+        raise StateError(f"{redacted(target)}: cannot open the state database: {e}") from e
     return engine
-
-
-def _redacted(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
