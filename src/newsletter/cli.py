@@ -340,6 +340,11 @@ def schedule(config_path: Path, standby: bool) -> None:
     if standby and not config.distributed:
         log.error(f"{config_path}: --standby needs the distributed mode ([queue] broker)")
         sys.exit(EXIT_USAGE)
+    take_lock = None  # the lease in the state database
+    if config.distributed:  # the advisory lock, and slots enqueued for the workers
+        from newsletter.distributed.scheduling import take_lock as distributed_lock
+
+        take_lock = distributed_lock(config, standby=standby)
     try:
         # Each issue written for a schedule with send = true goes straight to its subscribers.
         deliver = deliver_after_build(config, warn=_warn, inform=log.info, clock=_now)
@@ -349,7 +354,7 @@ def schedule(config_path: Path, standby: bool) -> None:
             warn=_warn,
             deliver=deliver,
             checkpoint=_test_pause(),
-            standby=standby,
+            take_lock=take_lock,
         )
     except LockHeld as e:
         log.error(str(e))
