@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from conftest import FOUNDING_SEED, run_cli
 
 
 def test_init_then_run_with_config_from_elsewhere(tmp_path: Path) -> None:
-    result = run_cli("init", "brief", cwd=tmp_path)
+    result = run_cli("init", "--example", "brief", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "brief"
     assert (project / "newsletter.toml").is_file()
-    assert (project / "templates" / "issue.mjml.j2").is_file()
-    assert (project / "seeds").is_dir() and not any((project / "seeds").iterdir())
+    assert not (project / "templates").exists()  # the defaults serve until one is copied
+    assert [p.name for p in (project / "seeds").iterdir()] == [FOUNDING_SEED.name]
 
     again = run_cli("init", "brief", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
 
-    shutil.copy(FOUNDING_SEED, project / "seeds")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     ran = run_cli("run", "--config", str(project / "newsletter.toml"), cwd=elsewhere)

@@ -17,6 +17,7 @@ from newsletter.digest.extractive import ExtractiveSummarizer
 from newsletter.digest.llm import LLMSummarizer
 from newsletter.digest.summarizer import build_summarizer
 from newsletter.model import Digest
+from newsletter.pipeline import post_json
 
 REPO = Path(__file__).resolve().parents[1]
 Reply = Callable[[dict[str, Any]], tuple[int, str, float]]  # body -> status, content, delay
@@ -85,7 +86,8 @@ def make(config: Config, url: str, warnings: list[str], timeout: float = 5.0) ->
             "llm_api_key_env": "FAKE_LLM_KEY",
         }
     )
-    built = build_summarizer(settings, warnings.append, env={"FAKE_LLM_KEY": "sekret"})
+    env = {"FAKE_LLM_KEY": "sekret"}
+    built = build_summarizer(settings, warnings.append, env=env, post=post_json)
     assert isinstance(built, LLMSummarizer)
     return built
 

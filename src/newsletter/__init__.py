@@ -1,11 +1,25 @@
 """newsletter: seeds and feeds in, a sectioned, attributed email digest out."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("newsletter")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
+DISTRIBUTION = "newsletter-digest"  # the name on the package index (the command: newsletter)
 PROJECT_URL = "https://github.com/newsletter-project/newsletter"
-USER_AGENT = f"newsletter/{__version__} (+{PROJECT_URL})"
+
+
+def __getattr__(name: str) -> str:
+    """``__version__`` and ``USER_AGENT``, read from the installed metadata on first use: that
+    read costs tens of milliseconds, which `newsletter --help` does not pay."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            found = "0.0.0"
+        globals()["__version__"] = found
+        return found
+    if name == "USER_AGENT":
+        agent = f"newsletter/{__getattr__('__version__')} (+{PROJECT_URL})"
+        globals()["USER_AGENT"] = agent
+        return agent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from newsletter import __version__
-from newsletter.config import CONFIG_NAME, Config, load_config
-from newsletter.errors import ConfigError, NewsletterError
-from newsletter.logs import LogFormat, configure, progress
-from newsletter.pipeline import Checkpoint
-from newsletter.schedule.runner import PAUSE_ENV, chain, execute, pause_at
-from newsletter.skeleton import default_config_text, default_templates_dir
+# Only what `newsletter --help` and shell completion need is imported here (they must start
+# fast; tests/test_fast_start.py): each command imports the pipeline code it runs.
+from newsletter.errors import ConfigError, NewsletterError, TemplateError
+from newsletter.logs import LogFormat, configure
+from newsletter.skeleton import CONFIG_NAME, create_project
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.pipeline import Checkpoint
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -43,11 +45,15 @@ def _now() -> datetime:
 
 def _test_pause() -> Checkpoint:
     """Test-only (see runner.PAUSE_ENV): pause a run at a named stage so a test can kill it."""
+    from newsletter.schedule.runner import PAUSE_ENV, pause_at
+
     stage = os.environ.get(PAUSE_ENV)
     return pause_at(stage) if stage else (lambda _stage: None)
 
 
 def _load(config_path: Path) -> Config:
+    from newsletter.config import load_config
+
     try:
         return load_config(config_path)
     except ConfigError as e:
@@ -66,8 +72,24 @@ config_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from newsletter import __version__  # read from the installed metadata: not at every start
+
+    click.echo(f"newsletter, version {__version__}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="newsletter")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -121,6 +143,9 @@ def run(
     no_wait: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
+    from newsletter.logs import progress
+    from newsletter.schedule.runner import chain, execute
+
     config = _load(config_path)
     slot = _slot(config, day, slot_text)
     if config.distributed:
@@ -198,21 +223,54 @@ def _shown(path: Path) -> str:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-def init(directory: Path) -> None:
-    """Create a new newsletter project in DIRECTORY: config, templates, an empty seeds/."""
-    target = directory / CONFIG_NAME
-    if target.exists():
-        click.echo(f"error: {target} already exists; nothing was changed", err=True)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write the example project instead: the Peace Plan Briefing's config and its seed.",
+)
+def init(directory: Path, example: bool) -> None:
+    """Create a new newsletter project in DIRECTORY: a commented config, seeds/, outbox/.
+
+    The email's templates are not copied: the defaults serve until you copy one to change it
+    (newsletter templates copy NAME)."""
+    try:
+        target = create_project(directory, example=example)
+    except ConfigError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    directory.mkdir(parents=True, exist_ok=True)
-    for folder in ("seeds", "outbox"):
-        (directory / folder).mkdir(exist_ok=True)
-    templates = directory / "templates"
-    if not templates.exists():
-        shutil.copytree(default_templates_dir(), templates)
-    target.write_text(default_config_text(), encoding="utf-8")
-    click.echo(f"Created {target}; add .txt or .md files to {directory / 'seeds'} and run:")
+    if example:
+        click.echo(f"Created the example project in {directory}; build its first issue with:")
+    else:
+        click.echo(f"Created {target}; edit [newsletter], [[sections]] and [summary] in it,")
+        click.echo(f"add .txt or .md files to {directory / 'seeds'} (or [[feeds]]), and run:")
     click.echo(f"  newsletter run --config {target}")
+
+
+@main.group()
+def templates() -> None:
+    """The email's templates: a project's templates/ overrides the defaults file by file."""
+
+
+@templates.command("copy")
+@config_option
+@click.argument("name", required=False)
+@click.option("--list", "listing", is_flag=True, help="Name every default template.")
+def templates_copy(config_path: Path, name: str | None, listing: bool) -> None:
+    """Copy the default template NAME (e.g. issue.mjml.j2, partials/item.mjml.j2) into the
+    project's templates folder to edit it; an existing file is never overwritten."""
+    from newsletter.skeleton import copy_template, template_names
+
+    if listing or name is None:
+        for known in template_names():
+            click.echo(known)
+        return
+    config = _load(config_path)
+    try:
+        target = copy_template(name, config.templates_dir)
+    except TemplateError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"Copied {name} to {_shown(target)}; it now replaces the default")
 
 
 @main.command()
@@ -282,6 +340,11 @@ def schedule(config_path: Path, standby: bool) -> None:
     if standby and not config.distributed:
         log.error(f"{config_path}: --standby needs the distributed mode ([queue] broker)")
         sys.exit(EXIT_USAGE)
+    take_lock = None  # the lease in the state database
+    if config.distributed:  # the advisory lock, and slots enqueued for the workers
+        from newsletter.distributed.scheduling import take_lock as distributed_lock
+
+        take_lock = distributed_lock(config, standby=standby)
     try:
         # Each issue written for a schedule with send = true goes straight to its subscribers.
         deliver = deliver_after_build(config, warn=_warn, inform=log.info, clock=_now)
@@ -291,7 +354,7 @@ def schedule(config_path: Path, standby: bool) -> None:
             warn=_warn,
             deliver=deliver,
             checkpoint=_test_pause(),
-            standby=standby,
+            take_lock=take_lock,
         )
     except LockHeld as e:
         log.error(str(e))

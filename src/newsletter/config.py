@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from newsletter.errors import ConfigError
 
-CONFIG_NAME = "newsletter.toml"
 _SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SUBJECT_FIELDS = {"name", "date", "number", "headline"}
 

@@ -1,8 +1,29 @@
 """One exception tree: every error the tool raises on purpose is a NewsletterError.
 
 Library errors (TOML, Jinja2, MJML, SQLAlchemy, httpx) are wrapped where they enter,
-with ``raise ... from e``, so the CLI can print one clear line for any of them.
+with ``raise ... from e``, so the CLI can print one clear line for any of them. A problem that
+is not fatal goes, as one line, to a ``Warn`` the caller passes in. A URL shown in any message
+goes through ``redacted`` first.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+Warn = Callable[[str], None]
+"""Where a non-fatal problem goes: one line (the CLI logs it as a warning)."""
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (database and broker URLs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class NewsletterError(Exception):

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from newsletter.pipeline import STAGES, Checkpoint
+if TYPE_CHECKING:  # the CLI configures logs at every start; the pipeline loads only for a run
+    from newsletter.pipeline import Checkpoint
 
 LogFormat = Literal["text", "json"]
 LOGGER = "newsletter"
@@ -96,6 +97,8 @@ def progress(enabled: bool, description: str) -> Iterator[Checkpoint]:
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newsletter.pipeline import STAGES
 
     bar = Progress(
         TextColumn("{task.description}"),

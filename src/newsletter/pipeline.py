@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import httpx
 from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.llm import LLMError
 from newsletter.digest.summarizer import Summarizer, build_summarizer
 from newsletter.email.message import build_message, message_bytes
 from newsletter.email.render import RenderedIssue, Templates, load_templates, render_issue
 from newsletter.errors import NewsletterError
+from newsletter.errors import Warn as Warn  # re-exported: Warn was defined here until 0.2
 from newsletter.model import Article, Digest, Issue, issue_json
 from newsletter.sources.dedup import Story, dedupe
 from newsletter.sources.fetch import Fetcher
@@ -27,7 +30,6 @@ from newsletter.store import state
 from newsletter.store.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
-Warn = Callable[[str], None]
 # Feeds -> fresh articles: ingest.ingest_feeds fetches them; a distributed build instead reads
 # what its fetch tasks stored (distributed/stages.py).
 Ingest = Callable[
@@ -56,6 +58,20 @@ class RunResult:
 
 def _no_checkpoint(_stage: str) -> None:
     return None
+
+
+def post_json(url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float) -> Any:
+    """The LLM backend's HTTP (``digest.llm.PostJson``): the digest itself does no I/O."""
+    try:
+        response = httpx.post(url, json=dict(body), headers=dict(headers), timeout=timeout)
+        response.raise_for_status()
+    except httpx.TimeoutException:
+        raise LLMError(f"no answer within {timeout:g} s") from None
+    except httpx.HTTPStatusError as e:
+        raise LLMError(f"HTTP {e.response.status_code}") from None
+    except httpx.HTTPError as e:
+        raise LLMError(f"{type(e).__name__}: {e}") from None
+    return response.json()
 
 
 def slot_for(now: datetime, config: Config) -> datetime:
@@ -181,7 +197,7 @@ def run(
     """Build and write the issue for ``slot`` (default: today), exactly once. Each stage's
     wall time is reported to ``timings`` (see ``newsletter.timings``)."""
     slot = slot or slot_for(now, config)
-    summarizer = summarizer or build_summarizer(config.summary, warn)
+    summarizer = summarizer or build_summarizer(config.summary, warn, post=post_json)
     templates = load_templates(config.templates_dir)  # fail on a broken template before claiming
     with state.connect(config.state_dir, config.state.url) as engine:
         claim = state.claim_issue(
@@ -263,6 +279,10 @@ def _build(
     checkpoint("gathered")
     if not articles and not allow_empty:
         reason = "nothing new since the last issue: every article was already published"
+        if not config.feeds and not any(config.seeds_dir.glob("*.*")):  # a new project
+            reason = (
+                f"nothing to read yet: add .txt or .md files to {config.seeds_dir} or [[feeds]]"
+            )
         state.release_issue(engine, record, "skipped", reason)
         return RunResult("nothing-new", slot, None, None, reason, 0, 0)
     with timed(timings, "summarize"):

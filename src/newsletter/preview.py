@@ -3,7 +3,6 @@ the state database (no slot is claimed, nothing is recorded as published)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 import jinja2
@@ -18,11 +17,12 @@ from newsletter.email.render import (
     load_templates,
     render_issue,
 )
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, Warn
 from newsletter.model import Article, Issue, Item, Section, Source
 from newsletter.pipeline import compose_issue, gather_articles
 from newsletter.sources.dedup import dedupe
 from newsletter.sources.fetch import Fetcher
+from newsletter.sources.fulltext import missing_extra
 from newsletter.sources.ingest import peek_feeds
 
 SAMPLE_SOURCE = Source(
@@ -37,7 +37,7 @@ def render_in_memory(
     config: Config,
     today: date,
     templates: Templates | None = None,
-    warn: Callable[[str], None] = lambda _: None,
+    warn: Warn = lambda _: None,
     fetcher: Fetcher | None = None,
 ) -> RenderedIssue:
     """Today's issue from the current sources, rendered but not written anywhere.
@@ -76,12 +76,11 @@ def sample_issue(config: Config, today: date) -> Issue:
     )
 
 
-def check_project(
-    config: Config, today: date, warn: Callable[[str], None] = lambda _: None
-) -> list[str]:
+def check_project(config: Config, today: date, warn: Warn = lambda _: None) -> list[str]:
     """Every problem found, one line each; empty when the project is sound. Seeds that
     cannot be used are passed to ``warn``: they are skipped, not fatal, in a real run too."""
     problems = [f.message for f in brand_contrast(config.brand)]
+    problems.extend(missing_extra(config.feeds))  # a run keeps the teasers; check says why
     templates = load_templates(config.templates_dir)
     problems.extend(_compile_all(templates))
     if problems and any("template syntax error" in p for p in problems):

@@ -49,12 +49,11 @@ from newsletter.delivery.transport import (
 from newsletter.delivery.unsubscribe import base_url, make_token, secret_from_env, unsubscribe_link
 from newsletter.email.message import build_message, message_bytes
 from newsletter.email.render import Templates, load_templates, render_issue
-from newsletter.errors import DeliveryError, NewsletterError
+from newsletter.errors import DeliveryError, NewsletterError, Warn
 from newsletter.model import Issue, issue_from_json
 from newsletter.store import state
 from newsletter.store.outbox import read_issue_json
 
-Warn = Callable[[str], None]
 TransportFactory = Callable[[Config, str | None], Transport]
 DRY_RUN_FOLDER = "dry-run"
 MAX_BACKOFF = 300.0

@@ -6,6 +6,9 @@ sentence is kept only when enough of its content words appear in one of the sour
 sentences it was given (``[summary] llm_min_support``), and it cites that sentence's
 sources. Any network error, timeout or malformed answer falls back to the extractive digest
 with one warning line.
+
+The digest does no I/O of its own: the composition (``pipeline``) passes a ``PostJson`` that
+does the HTTP request (``pipeline.post_json``, httpx).
 """
 
 from __future__ import annotations
@@ -15,15 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.lexicon import stems
 from newsletter.digest.sentences import split_sentences
 from newsletter.digest.summarizer import Summarizer
+from newsletter.errors import Warn
 from newsletter.model import Article, Digest, Item, Source
 
-Warn = Callable[[str], None]
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
 _SYSTEM = (
     "You are the editor of a daily news briefing. Rewrite the numbered source sentences "
@@ -37,6 +38,12 @@ class LLMError(Exception):
     """The endpoint failed or answered something unusable."""
 
 
+PostJson = Callable[[str, Mapping[str, Any], Mapping[str, str], float], Any]
+"""``post(url, body, headers, timeout)``: POST ``body`` as JSON, return the decoded JSON answer.
+Raises ``LLMError`` (one line: no answer in time, an HTTP error status, a connection error) or
+``ValueError`` (the answer is not JSON)."""
+
+
 class LLMSummarizer:
     def __init__(
         self,
@@ -45,15 +52,11 @@ class LLMSummarizer:
         base: Summarizer,
         *,
         env: Mapping[str, str],
-        transport: httpx.BaseTransport | None = None,
+        post: PostJson,
     ) -> None:
         if not settings.llm_url or not settings.llm_model:
             raise ValueError("the llm backend needs llm_url and llm_model")
-        self.url = settings.llm_url.rstrip("/")
-        if not self.url.endswith("/chat/completions"):
-            self.url += (
-                "/v1/chat/completions" if not self.url.endswith("/v1") else "/chat/completions"
-            )
+        self.url = _endpoint(settings.llm_url)
         self.model = settings.llm_model
         self.timeout = settings.llm_timeout
         self.min_support = settings.llm_min_support
@@ -61,30 +64,26 @@ class LLMSummarizer:
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.warn = warn
         self.base = base
-        self.transport = transport
+        self.post = post
 
     def __call__(
         self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
     ) -> Digest:
         digest = self.base(articles, sections, language)
         try:
-            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
-                lead = self._rewrite(client, digest.lead, "The day in brief", language)
-                rewritten = tuple(
-                    replace(s, items=self._rewrite(client, s.items, s.title, language))
-                    for s in digest.sections
-                )
+            lead = self._rewrite(digest.lead, "The day in brief", language)
+            rewritten = tuple(
+                replace(s, items=self._rewrite(s.items, s.title, language)) for s in digest.sections
+            )
         except LLMError as e:
             self.warn(f"llm summarizer {self.url}: {e}; using the extractive summary")
             return digest
         return Digest(lead=lead, sections=rewritten)
 
-    def _rewrite(
-        self, client: httpx.Client, items: tuple[Item, ...], title: str, language: str
-    ) -> tuple[Item, ...]:
+    def _rewrite(self, items: tuple[Item, ...], title: str, language: str) -> tuple[Item, ...]:
         if not items:
             return items
-        answer = self._ask(client, items, title)
+        answer = self._ask(items, title)
         kept = []
         for line in answer.splitlines():
             for sentence in split_sentences(_BULLET.sub("", line), language):
@@ -98,7 +97,7 @@ class LLMSummarizer:
                 out.append(item)
         return tuple(out) or items
 
-    def _ask(self, client: httpx.Client, items: tuple[Item, ...], title: str) -> str:
+    def _ask(self, items: tuple[Item, ...], title: str) -> str:
         numbered = "\n".join(f"{n}. {item.text}" for n, item in enumerate(items, 1))
         body: dict[str, Any] = {
             "model": self.model,
@@ -109,15 +108,8 @@ class LLMSummarizer:
             ],
         }
         try:
-            response = client.post(self.url, json=body, headers=self.headers)
-            response.raise_for_status()
-            content = response.json()["choices"][0]["message"]["content"]
-        except httpx.TimeoutException:
-            raise LLMError(f"no answer within {self.timeout:g} s") from None
-        except httpx.HTTPStatusError as e:
-            raise LLMError(f"HTTP {e.response.status_code}") from None
-        except httpx.HTTPError as e:
-            raise LLMError(f"{type(e).__name__}: {e}") from None
+            answer = self.post(self.url, body, self.headers, self.timeout)
+            content = answer["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise LLMError("the answer is not an OpenAI-style chat completion") from None
         if not isinstance(content, str):

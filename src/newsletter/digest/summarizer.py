@@ -8,21 +8,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.errors import Warn
+
+if TYPE_CHECKING:
+    from newsletter.digest.llm import PostJson
 from newsletter.model import Article, Digest
 
-Warn = Callable[[str], None]
 Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Digest]
 
 
 def build_summarizer(
-    settings: SummarySettings, warn: Warn, env: Mapping[str, str] | None = None
+    settings: SummarySettings,
+    warn: Warn,
+    env: Mapping[str, str] | None = None,
+    *,
+    post: PostJson | None = None,
 ) -> Summarizer:
+    """The backend ``[summary]`` names; the llm backend sends its requests through ``post``
+    (the digest does no I/O: ``pipeline.post_json`` is the real one)."""
     extractive = ExtractiveSummarizer(settings)
     if settings.backend == "llm":
         from newsletter.digest.llm import LLMSummarizer
 
-        return LLMSummarizer(settings, warn, extractive, env=os.environ if env is None else env)
+        if post is None:
+            raise ValueError("the llm backend needs an HTTP poster (pipeline.post_json)")
+        environ = os.environ if env is None else env
+        return LLMSummarizer(settings, warn, extractive, env=environ, post=post)
     return extractive

@@ -26,7 +26,7 @@ class BrokerError(NewsletterError):
 
 
 def _broker_error(config: Config, e: Exception) -> BrokerError:
-    from newsletter.distributed.status import redacted
+    from newsletter.errors import redacted
 
     return BrokerError(
         f"[queue] broker {redacted(config.queue.broker or '')}: cannot enqueue: {e}; "

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.distributed import slotstate
-from newsletter.distributed.work import Queue, enabled_feed_urls, slot_key
+from newsletter.distributed.work import Queue, enabled_feed_urls
+from newsletter.store.state import slot_key
 
 
 @dataclass(frozen=True)

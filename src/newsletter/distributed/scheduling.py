@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from datetime import datetime
 
 from newsletter.config import Config
 from newsletter.distributed.lock import AdvisoryLock, scheduler_key
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
-from newsletter.pipeline import Checkpoint, Warn
+from newsletter.pipeline import Checkpoint
 from newsletter.schedule import runlog
 from newsletter.schedule.runner import Clock, Deliver
 from newsletter.store import state
 
+RunSlot = Callable[..., object]
+Taken = tuple[AdvisoryLock, RunSlot]
 log = logging.getLogger("newsletter.schedule")
 QUEUED = "queued"
 _STOP = {signal.SIGTERM, signal.SIGINT}
@@ -48,6 +51,18 @@ def scheduler_lock(config: Config, *, standby: bool, poll: float = 0.5) -> Advis
             return None
     log.info("standby: took over the scheduler lock")
     return lock
+
+
+def take_lock(
+    config: Config, *, standby: bool
+) -> Callable[[], tuple[AdvisoryLock, RunSlot] | None]:
+    """The daemon's ``TakeLock`` in the distributed mode: the advisory lock, and slots enqueued."""
+
+    def take() -> tuple[AdvisoryLock, RunSlot] | None:
+        held = scheduler_lock(config, standby=standby)
+        return None if held is None else (held, enqueue_run)
+
+    return take
 
 
 def enqueue_run(

@@ -6,13 +6,14 @@ delivery's ``deliver_issue`` narrowed to some subscribers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
+from newsletter.errors import Warn
 from newsletter.model import Article
 from newsletter.sources.fetch import Fetcher
 from newsletter.timings import NO_TIMINGS, Timings
@@ -37,7 +38,7 @@ def ingest_one(
     fetcher: Fetcher,
     url: str,
     now: datetime,
-    warn: Callable[[str], None],
+    warn: Warn,
 ) -> int:
     """Fetch, parse and store the one feed configured at ``url``; how many articles it gave."""
     from newsletter.sources.ingest import ingest_feeds
@@ -55,7 +56,7 @@ def stored_articles(
     engine: Engine,
     fetcher: Fetcher,
     now: datetime,
-    warn: Callable[[str], None],
+    warn: Warn,
     timings: Timings = NO_TIMINGS,
     signatures: dict[str, bytes | None] | None = None,
 ) -> list[Article]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter.config import Config
+from newsletter.errors import redacted
 from newsletter.schedule.lease import Holder
 
 # Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
@@ -90,17 +91,6 @@ def fleet_lines(report: dict[str, object]) -> list[str]:
             f"{failed}{issue}"
         )
     return lines
-
-
-def redacted(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def queue_depth(broker: str, queue: str) -> tuple[int, int]:

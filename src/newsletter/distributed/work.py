@@ -29,8 +29,10 @@ from newsletter import pipeline
 from newsletter.config import Config
 from newsletter.distributed import slotstate
 from newsletter.distributed.stages import stored_articles
+from newsletter.errors import Warn
 from newsletter.sources.fetch import Fetcher
 from newsletter.store import state
+from newsletter.store.state import slot_key as slot_key  # one definition; work.slot_key kept
 
 log = logging.getLogger("newsletter.worker")
 Clock = Callable[[], datetime]
@@ -53,7 +55,7 @@ class NotYet(Exception):
 
 
 # The stage functions the tasks call; the defaults are the feed and delivery modules'.
-FetchOne = Callable[[Config, Engine, Fetcher, str, datetime, Callable[[str], None]], int]
+FetchOne = Callable[[Config, Engine, Fetcher, str, datetime, Warn], int]
 SendSome = Callable[[Config, int, Sequence[str], datetime], "BatchOutcome"]
 
 
@@ -71,7 +73,7 @@ def _default_fetch(
     fetcher: Fetcher,
     url: str,
     now: datetime,
-    warn: Callable[[str], None],
+    warn: Warn,
 ) -> int:
     from newsletter.distributed.stages import ingest_one
 
@@ -119,11 +121,6 @@ class Work:
         if self._engine is not None and self._pid == os.getpid():
             self._engine.dispose()
         self._engine = None
-
-
-def slot_key(slot: datetime) -> str:
-    """A slot's identity in ``slot_runs``: its instant in UTC."""
-    return slot.astimezone(UTC).isoformat()
 
 
 def slot_time(config: Config, key: str) -> datetime:

@@ -36,9 +36,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
-from newsletter.pipeline import Checkpoint, Warn
+from newsletter.pipeline import Checkpoint
 from newsletter.schedule.cron import latest_fire, parse_cron
 from newsletter.schedule.lease import LeaseLock, LockLost, SchedulerLock, lock_name
 from newsletter.schedule.runlog import Trigger
@@ -139,7 +139,7 @@ class Daemon:
         warn: Warn,
         deliver: Deliver | None,
         checkpoint: Checkpoint,
-        run_slot: Callable[..., object] = execute,
+        run_slot: RunSlot = execute,
     ) -> None:
         self._run_slot = run_slot  # the distributed mode enqueues instead (see distributed/)
         self._config = config
@@ -315,6 +315,13 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+RunSlot = Callable[..., object]
+"""How a due slot is made: ``runner.execute``'s keywords (the distributed mode enqueues)."""
+TakeLock = Callable[[], "tuple[SchedulerLock, RunSlot] | None"]
+"""Takes another scheduler lock than the lease, held, with the slot run that goes with it; None
+when told to stop while waiting for it. Called with SIGTERM/SIGINT blocked (sigwait gets them)."""
+
+
 def serve(
     config: Config,
     *,
@@ -322,13 +329,18 @@ def serve(
     warn: Warn,
     deliver: Deliver | None = None,
     checkpoint: Checkpoint = lambda _stage: None,
-    standby: bool = False,
+    take_lock: TakeLock | None = None,
 ) -> int:
-    """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs
-    (a ``standby``, distributed mode only, waits for it instead)."""
+    """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs.
+    The command chooses the lock: ``take_lock`` (the distributed mode's), else the lease."""
     with _stop_signals_blocked():
         return _serve(
-            config, clock=clock, warn=warn, deliver=deliver, checkpoint=checkpoint, standby=standby
+            config,
+            clock=clock,
+            warn=warn,
+            deliver=deliver,
+            checkpoint=checkpoint,
+            take_lock=take_lock,
         )
 
 
@@ -339,19 +351,17 @@ def _serve(
     warn: Warn,
     deliver: Deliver | None,
     checkpoint: Checkpoint,
-    standby: bool,
+    take_lock: TakeLock | None,
 ) -> int:
     engine = state.open_engine(config.state_dir, config.state.url)
     try:
         lock: SchedulerLock
-        run_slot: Callable[..., object] = execute
-        if config.distributed:
-            from newsletter.distributed.scheduling import enqueue_run, scheduler_lock
-
-            held = scheduler_lock(config, standby=standby)
+        run_slot: RunSlot = execute
+        if take_lock is not None:
+            held = take_lock()
             if held is None:
                 return 0  # a standby stopped while it waited
-            lock, run_slot = held, enqueue_run
+            lock, run_slot = held
         else:
             lock = LeaseLock(
                 engine,

@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 
 from newsletter import pipeline
 from newsletter.config import Config
-from newsletter.errors import StateError
+from newsletter.errors import StateError, Warn
 from newsletter.logs import fields
-from newsletter.pipeline import Checkpoint, RunResult, Warn
+from newsletter.pipeline import Checkpoint, RunResult
 from newsletter.schedule import runlog
 from newsletter.schedule.cron import latest_fire, parse_cron
 from newsletter.store import state

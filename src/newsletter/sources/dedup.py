@@ -27,7 +27,6 @@ from newsletter.model import Article, Source
 
 THRESHOLD = 0.5  # estimated Jaccard similarity of word 3-shingles
 NUM_PERM = 64
-SHINGLE = 3
 CHUNK = 65_536  # shingle hashes permuted at once: 16 MB of uint32 at NUM_PERM 64
 MIN_SHINGLES = 8  # shorter texts are too noisy to call near-duplicates
 _WORD = re.compile(r"\w+")
@@ -68,11 +67,6 @@ def _same_article(articles: Sequence[Article]) -> list[list[Article]]:
         for key in keys:
             index.setdefault(key, found)
     return groups
-
-
-def shingles(text: str) -> set[bytes]:
-    words = _WORD.findall(text.lower())
-    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
 
 
 def _shingle_hashes(text: str) -> list[int] | None:

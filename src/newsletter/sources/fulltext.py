@@ -1,18 +1,47 @@
 """Full text: for feeds that carry only teasers, fetch each new article's page (same fetcher,
-same limits) and extract its main text with trafilatura. Any failure keeps the teaser."""
+same limits) and extract its main text with trafilatura. Any failure keeps the teaser.
+
+trafilatura comes with the ``fulltext`` extra (about 62 MB with lxml and its cleaner): without
+it a feed's ``full_text = true`` is reported once per run (``missing_extra``) and its teasers are
+kept; ``newsletter check`` reports it as a problem.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import cache
+from typing import Any
 
-import trafilatura
-
+from newsletter.config import FeedSettings
 from newsletter.model import Article
 from newsletter.sources.fetch import Fetcher, FetchRequest
 
 log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'newsletter-digest[fulltext]'"
+
+
+@cache
+def _trafilatura() -> Any | None:
+    """The trafilatura module, or None when the ``fulltext`` extra is not installed."""
+    try:
+        import trafilatura
+    except ImportError:  # absent, or a dependency of it (lxml_html_clean) is
+        return None
+    return trafilatura
+
+
+def missing_extra(feeds: Iterable[FeedSettings]) -> list[str]:
+    """One line per enabled feed asking for full text that cannot have it; empty with the extra."""
+    wanted = [f for f in feeds if f.enabled and f.full_text]
+    if not wanted or _trafilatura() is not None:
+        return []
+    return [
+        f"feed {f.name!r} has full_text = true but trafilatura is not installed; {INSTALL_HINT}"
+        for f in wanted
+    ]
 
 
 def with_full_text(articles: Sequence[Article], fetcher: Fetcher) -> list[Article]:
@@ -32,6 +61,9 @@ def with_full_text(articles: Sequence[Article], fetcher: Fetcher) -> list[Articl
 
 def extract(page: bytes, url: str | None) -> str | None:
     """The page's main text as plain text (no images, links or comments), or None."""
+    trafilatura = _trafilatura()
+    if trafilatura is None:
+        return None
     try:
         text = trafilatura.extract(
             page,
@@ -45,4 +77,4 @@ def extract(page: bytes, url: str | None) -> str | None:
     except Exception as e:  # trafilatura wraps lxml: any failure means "keep the teaser"
         log.debug("full text of %s: extraction failed: %s", url, e)
         return None
-    return text.strip() if text else None
+    return str(text).strip() if text else None

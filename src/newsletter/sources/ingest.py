@@ -15,7 +15,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter import USER_AGENT
 from newsletter.config import Config, FeedSettings
+from newsletter.errors import Warn
 from newsletter.model import Article
 from newsletter.sources import feedstate
 from newsletter.sources.feeds import ParsedFeed, ParseJob
@@ -35,7 +36,6 @@ from newsletter.sources.fetch import Fetcher, FetchLimits, FetchRequest, FetchRe
 from newsletter.sources.parsework import Parsed, parse_safely, parse_timed
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
-Warn = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 POOL_MIN_FEEDS = 16  # below this, starting worker processes costs more than it saves
@@ -350,8 +350,13 @@ def _with_full_text(
     wanted = {f.url for f in config.feeds if f.enabled and f.full_text}
     if not wanted or config.fetch.full_text_max == 0:
         return outcomes
-    from newsletter.sources.fulltext import with_full_text
+    from newsletter.sources.fulltext import missing_extra, with_full_text
 
+    missing = missing_extra(config.feeds)
+    if missing:  # the run goes on with the teasers: one line per feed, every run
+        for line in missing:
+            log.error(line)
+        return outcomes
     ids = [a.id for key in wanted for a in outcomes[key].articles]
     known = feedstate.known_ids(engine, ids)
     updated = dict(outcomes)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -17,14 +16,12 @@ from typing import Any
 
 import yaml
 
-from newsletter.errors import SeedError
+from newsletter.errors import SeedError, Warn
 from newsletter.model import Article
 
 MAX_SEED_BYTES = 1_000_000
 SEED_SUFFIXES = (".txt", ".md")
 _FRONT_KEYS = {"title", "outlet", "url", "published"}
-
-Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)

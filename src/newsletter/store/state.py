@@ -21,7 +21,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from newsletter.errors import StateError
+from newsletter.errors import StateError, redacted
 from newsletter.store import schema
 from newsletter.store.tables import (
     deliveries,
@@ -158,7 +158,7 @@ def database_revision(state_dir: Path, url: str | None = None) -> tuple[str, sch
 
 
 def _where(state_dir: Path, url: str | None) -> str:
-    return str(state_dir / "state.db") if url is None else _redacted(url)
+    return str(state_dir / "state.db") if url is None else redacted(url)
 
 
 def _no_database(where: str) -> str:
@@ -178,10 +178,6 @@ def _require_current(engine: Engine, where: str) -> None:
         f"state database {where} is at {found.describe()}, this version needs revision "
         f"{schema.HEAD}: run newsletter db upgrade"
     )
-
-
-def _redacted(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
