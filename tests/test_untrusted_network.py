@@ -145,6 +145,42 @@ def test_guard_off_fetches_them(project: Path, server: FeedServer) -> None:
     assert moved_to(project) == localhost_url(server, "/internal.xml")
 
 
+def test_article_pages_and_the_run_have_limits_each_with_one_line(
+    project: Path, server: FeedServer
+) -> None:
+    """A page too big, a page too slow (each cut, the teaser kept) and more articles than a run
+    takes: each reported once; the issue is built."""
+    server.routes["/big.html"] = Route(page("Kyiv " * 4000), content_type="text/html")
+    server.routes["/slow.html"] = Route(page(TEASER), content_type="text/html", delay=3)
+    server.routes["/pages.xml"] = Route(
+        rss(
+            ("Big page", TEASER, server.url("/big.html")),
+            ("Slow page", TEASER, server.url("/slow.html")),
+        )
+    )
+    server.routes["/many.xml"] = Route(
+        rss(*((f"Plan {n}", TEASER, f"http://many.example/{n}") for n in range(5)))
+    )
+    with (project / "newsletter.toml").open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[[feeds]]\nname = "Pages"\nurl = "{server.url("/pages.xml")}"\nfull_text = true\n'
+            f'\n[[feeds]]\nname = "Many"\nurl = "{server.url("/many.xml")}"\n'
+            "\n[fetch]\nallow_private_networks = true\npage_max_bytes = 10_000\n"
+            "page_deadline = 1\nmax_articles = 4\n"
+        )
+    warnings: list[str] = []
+
+    result = run(load_config(project / "newsletter.toml"), now=NOW, warn=warnings.append)
+
+    assert result.status == "written", result.message
+    assert warnings.count("feeds gave 7 articles; took the first 4 (fetch.max_articles)") == 1
+    (pages,) = [w for w in warnings if "'Pages'" in w]
+    assert f"article page {server.url('/big.html')}: body of " in pages
+    assert "bytes is over the 0.01 MB limit; article page " in pages
+    assert f"{server.url('/slow.html')}: no complete answer within 1 s" in pages
+    assert len(stored(project)) == 4
+
+
 def one(request: FetchRequest, **options: object) -> FetchResult:
     limits = FetchLimits(timeout=2, deadline=4)
     (result,) = HttpFetcher(limits, **options).fetch_all([request])  # type: ignore[arg-type]

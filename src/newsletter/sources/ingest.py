@@ -398,10 +398,7 @@ def _with_full_text(
 
 def _pages(refused: Sequence[str]) -> str | None:
     """Article pages a guard or limit stopped, for the feed's one warning line."""
-    if not refused:
-        return None
-    more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-    return f"article page {refused[0]}{more}"
+    return "; ".join(f"article page {reason}" for reason in refused) or None
 
 
 def _store(
