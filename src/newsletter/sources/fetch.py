@@ -174,13 +174,17 @@ class HttpFetcher:
             },
             "follow_redirects": False,
         }
+        # One TLS context for both clients (building one loads the CA bundle: tens of ms).
+        verify = self.verify
+        if isinstance(verify, bool) and verify and not limits.allow_private_networks:
+            verify = httpx.create_ssl_context(verify=verify)
         async with contextlib.AsyncExitStack() as stack:
             plain = await stack.enter_async_context(
-                httpx.AsyncClient(limits=pool, verify=self.verify, **options)  # type: ignore[arg-type]
+                httpx.AsyncClient(limits=pool, verify=verify, **options)  # type: ignore[arg-type]
             )
             guarded = plain
             if not limits.allow_private_networks:
-                transport = GuardedTransport(self.resolver, self.verify, pool)
+                transport = GuardedTransport(self.resolver, verify, pool)
                 guarded = await stack.enter_async_context(
                     httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
                 )
