@@ -10,7 +10,9 @@ allowed: they are trusted as written); no network.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import ipaddress
 import json
 import os
 import ssl
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -32,6 +35,7 @@ from newsletter.config import load_config
 from newsletter.pipeline import run
 from newsletter.sources import feedstate
 from newsletter.sources.fetch import FetchLimits, FetchRequest, FetchResult, HttpFetcher
+from newsletter.sources.netguard import GuardedTransport, refusal
 from newsletter.sources.seeds import read_seeds
 from newsletter.store import state
 
@@ -202,6 +206,29 @@ def test_every_spelling_of_loopback_is_refused_for_a_page(server: FeedServer, ho
     assert server.requests_to("/p") == []
 
 
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("169.254.169.254", "a link-local address"),  # cloud metadata
+        ("10.1.2.3", "a private address"),
+        ("192.168.0.1", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("100.64.0.1", "a non-public address"),  # carrier-grade NAT
+        ("224.0.0.251", "a multicast address"),
+        ("240.0.0.1", "a private address"),  # reserved
+        ("fd00::1", "a private address"),  # unique-local
+        ("fe80::1", "a link-local address"),
+        ("::", "an unspecified address"),
+        ("::ffff:10.0.0.1", "a private address"),  # IPv4-mapped
+        ("ff02::1", "a multicast address"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_which_addresses_are_refused(address: str, why: str | None) -> None:
+    assert refusal(ipaddress.ip_address(address)) == why
+
+
 def test_a_name_answering_a_public_then_a_private_address_is_refused(server: FeedServer) -> None:
     """A resolver stub: the first address public, the second the loopback where the test's
     server listens (what a rebinding DNS server answers). A check of the first address only,
@@ -220,6 +247,32 @@ def test_a_name_answering_a_public_then_a_private_address_is_refused(server: Fee
     assert result.error is not None
     assert "news.example (127.0.0.1) is a loopback address" in result.error
     assert server.requests_to("/p") == []
+
+
+def test_the_guard_connects_to_the_address_it_checked_with_the_name_in_host(
+    server: FeedServer,
+) -> None:
+    """The allowed path, on loopback: a policy that allows everything stands in for a public
+    answer. The stub resolver is asked once; the server sees the name in ``Host``."""
+    server.routes["/p"] = Route(b"<rss/>")
+    asked: list[str] = []
+
+    def resolver(host: str) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    async def get(url: str) -> httpx.Response:
+        transport = GuardedTransport(resolver, False, httpx.Limits(), refuse=lambda _: None)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.get(url)
+
+    port = server.url("/p").rsplit(":", 1)[1].split("/")[0]
+    response = asyncio.run(get(f"http://feed.example:{port}/p"))
+
+    assert response.status_code == 200 and response.content == b"<rss/>"
+    assert asked == ["feed.example"]
+    (seen,) = server.requests_to("/p")
+    assert seen.headers["host"] == f"feed.example:{port}"
 
 
 def test_an_https_feed_never_follows_or_records_a_move_to_http(

@@ -74,7 +74,11 @@ def literal(host: str) -> IPAddress | None:
         return None
 
 
-def checked_addresses(host: str, resolver: Resolver) -> list[str]:
+Policy = Callable[[IPAddress], str | None]
+"""address -> why it is refused (None: allowed); ``refusal`` unless a test says otherwise."""
+
+
+def checked_addresses(host: str, resolver: Resolver, refuse: Policy = refusal) -> list[str]:
     """The addresses of ``host``, all of them public, or ``Refused`` naming the first that is
     not (a name answering one public and one private address is refused: either could be
     connected to)."""
@@ -84,7 +88,7 @@ def checked_addresses(host: str, resolver: Resolver) -> list[str]:
         raise httpx.ConnectError(f"cannot resolve {host}: no address")
     for text in addresses:
         address = literal(text)
-        why = "not an IP address" if address is None else refusal(address)
+        why = "not an IP address" if address is None else refuse(address)
         if why is not None:
             named = host if host == text else f"{host} ({text})"
             raise Refused(f"{named} is {why}")
@@ -94,9 +98,10 @@ def checked_addresses(host: str, resolver: Resolver) -> list[str]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that connects only to public addresses it checked itself."""
 
-    def __init__(self, resolver: Resolver, inner: httpcore.AsyncNetworkBackend | None = None):
+    def __init__(self, resolver: Resolver, refuse: Policy = refusal) -> None:
         self._resolver = resolver
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._refuse = refuse
+        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -106,7 +111,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await asyncio.to_thread(checked_addresses, host, self._resolver)
+        addresses = await asyncio.to_thread(checked_addresses, host, self._resolver, self._refuse)
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -122,7 +127,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 continue
             peer = stream.get_extra_info("server_addr")
             connected = literal(str(peer[0])) if peer else None
-            if connected is None or refusal(connected) is not None:  # never expected: checked
+            if connected is None or self._refuse(connected) is not None:  # checked: not expected
                 await stream.aclose()
                 raise Refused(f"{host} connected to a non-public address {peer}")
             return stream
@@ -146,7 +151,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     environment are not used: a proxy would make the connection, out of the guard's sight."""
 
     def __init__(
-        self, resolver: Resolver, verify: ssl.SSLContext | bool, limits: httpx.Limits
+        self,
+        resolver: Resolver,
+        verify: ssl.SSLContext | bool,
+        limits: httpx.Limits,
+        refuse: Policy = refusal,
     ) -> None:
         context = (
             verify
@@ -159,7 +168,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(resolver),
+            network_backend=GuardedBackend(resolver, refuse),
         )
 
 
