@@ -44,7 +44,7 @@ def system_resolver(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise httpx.ConnectError(f"cannot resolve {host}: {e.strerror}") from None
+        raise httpcore.ConnectError(f"cannot resolve {host}: {e.strerror}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -85,7 +85,7 @@ def checked_addresses(host: str, resolver: Resolver, refuse: Policy = refusal) -
     given = literal(host)
     addresses = [str(given)] if given is not None else list(resolver(host))
     if not addresses:
-        raise httpx.ConnectError(f"cannot resolve {host}: no address")
+        raise httpcore.ConnectError(f"cannot resolve {host}: no address")
     for text in addresses:
         address = literal(text)
         why = "not an IP address" if address is None else refuse(address)
