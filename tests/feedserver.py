@@ -5,6 +5,7 @@ request it saw."""
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ class Seen:
 
 
 class FeedServer:
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         self.connections = 0  # TCP connections accepted
@@ -48,12 +49,15 @@ class FeedServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = _Server(("127.0.0.1", 0), self._handler())
+        self.scheme = "https" if tls else "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -161,8 +165,9 @@ class FeedServer:
 
 
 @contextmanager
-def serving(latency: float = 0.0) -> Iterator[FeedServer]:
-    server = FeedServer(latency).start()
+def serving(latency: float = 0.0, tls: ssl.SSLContext | None = None) -> Iterator[FeedServer]:
+    """A started server; with ``tls`` (a server-side context), it speaks https."""
+    server = FeedServer(latency, tls).start()
     try:
         yield server
     finally:

@@ -204,6 +204,7 @@ def write_config(project: Path, server: FeedServer, local_feed: Path) -> None:
     lines.append(
         "[fetch]\ntimeout = 0.6\ndeadline = 1.5\nmax_bytes = 2_000_000\nmax_entries = 300\n"
         "unhealthy_after = 2\n"
+        "allow_private_networks = true\n"  # its moves and loops redirect on 127.0.0.1
     )
     with (project / "newsletter.toml").open("a", encoding="utf-8") as f:
         f.write("\n" + "\n".join(lines))

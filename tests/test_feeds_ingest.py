@@ -31,9 +31,10 @@ def rss(*items: tuple[str, str, str]) -> bytes:
     return f"<rss version='2.0'><channel><title>x</title>{body}</channel></rss>".encode()
 
 
-def configure(project: Path, tables: str) -> Path:
+def configure(project: Path, tables: str, fetch: str = "") -> Path:
     path = project / "newsletter.toml"
-    path.write_text(path.read_text() + "\n" + tables + "\n[fetch]\ntimeout = 2\ndeadline = 3\n")
+    fetch = "\n[fetch]\ntimeout = 2\ndeadline = 3\n" + fetch
+    path.write_text(path.read_text() + "\n" + tables + fetch)
     return path
 
 
@@ -50,6 +51,7 @@ def test_full_text_replaces_the_teaser_and_falls_back_to_it(project: Path) -> No
             configure(
                 project,
                 f'[[feeds]]\nname = "T"\nurl = "{server.url("/teasers.xml")}"\nfull_text = true',
+                "allow_private_networks = true\n",  # the article pages are on 127.0.0.1
             )
         )
         warnings: list[str] = []

@@ -112,6 +112,11 @@ class FetchSettings(_Model):
     unhealthy_after: Annotated[int, Field(ge=1)] = 5
     full_text_max: Annotated[int, Field(ge=0)] = 20
     max_age_days: Annotated[int, Field(ge=0)] = 7  # older entries are left out; 0: no limit
+    # URLs from feed content (article pages, redirect targets) may reach private addresses
+    allow_private_networks: bool = False
+    page_max_bytes: Annotated[int, Field(ge=1000)] = 5_000_000  # one article page
+    page_deadline: Annotated[float, Field(gt=0, le=3600)] = 20.0  # one article page, seconds
+    max_articles: Annotated[int, Field(ge=1)] = 20_000  # feed articles taken in one run
 
 
 class SectionSettings(_Model):

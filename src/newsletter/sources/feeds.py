@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,9 +103,35 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+
+
+def cut_entries(body: bytes, max_entries: int) -> tuple[bytes, int]:
+    """The feed with entries past ``max_entries`` cut out before any parsing (feedparser takes
+    ~36 s and 180 MB for 100,000 tiny entries, all but the first ``max_entries`` then thrown
+    away), and how many entry tags the body holds. The cut keeps the document whole: the
+    entries' tail from the first dropped entry to the end of the last one is removed."""
+    starts = _ENTRY_START.finditer(body)
+    first_dropped = None
+    total = 0
+    for total, match in enumerate(starts, 1):
+        if total == max_entries + 1:
+            first_dropped = match.start()
+    if first_dropped is None:
+        return body, total
+    last_end = -1
+    for match in _ENTRY_END.finditer(body, first_dropped):
+        last_end = match.end()
+    if last_end < 0:
+        return body[:first_dropped], total
+    return body[:first_dropped] + body[last_end:], total
+
+
 def _parse_xml(job: ParseJob) -> ParsedFeed:
     headers = {"content-location": job.base_url, "content-type": job.content_type or "text/xml"}
-    parsed = feedparser.parse(job.body, response_headers=headers, sanitize_html=False)
+    body, tags = cut_entries(job.body, job.max_entries)
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     version = parsed.get("version")
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -117,7 +144,7 @@ def _parse_xml(job: ParseJob) -> ParsedFeed:
             return ParsedFeed(job.key, error="not a feed: no RSS, Atom or JSON Feed in the body")
         return ParsedFeed(job.key, notes=("the feed has no entries",))
     notes = [f"parsed despite: {_describe(problem)}"] if problem is not None else []
-    return _articles(job, [_xml_entry(e, job.base_url) for e in entries], notes)
+    return _articles(job, [_xml_entry(e, job.base_url) for e in entries], notes, tags)
 
 
 def _looks_like_html(body: bytes) -> bool:
@@ -171,8 +198,9 @@ def _parse_json(job: ParseJob) -> ParsedFeed:
     if not isinstance(items, list):
         return ParsedFeed(job.key, error="JSON Feed without an 'items' list")
     base = str(data.get("home_page_url") or job.base_url)
-    entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
-    return _articles(job, entries, [])
+    kept = items[: job.max_entries]
+    entries = [_json_entry(item, base) for item in kept if isinstance(item, dict)]
+    return _articles(job, entries, [], len(items))
 
 
 def _json_entry(item: dict[str, Any], base: str) -> _Entry:
@@ -204,8 +232,9 @@ def _from_iso(value: object) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _articles(job: ParseJob, entries: list[_Entry], notes: list[str]) -> ParsedFeed:
-    total = len(entries)
+def _articles(job: ParseJob, entries: list[_Entry], notes: list[str], tags: int = 0) -> ParsedFeed:
+    """``tags``: entries counted in the body before it was cut (``cut_entries``)."""
+    total = max(len(entries), tags if tags > job.max_entries else 0)
     if total > job.max_entries:
         notes.append(f"{total:,} entries; kept the first {job.max_entries:,} (fetch.max_entries)")
         entries = entries[: job.max_entries]

@@ -6,6 +6,11 @@ bytes, so a gzip bomb is cut off too), at most ``max_redirects`` redirects with 
 conditional GET with the stored validators, and an honest ``User-Agent``. ``file:`` URLs are
 read from disk under the same size cap. A failure is a ``FetchResult`` with ``error`` set, never
 an exception: one bad feed must not cost the run.
+
+URLs a stranger chose (``FetchRequest.trusted`` false: article pages; and every redirect target,
+even of a trusted feed URL) go only to public addresses (see ``netguard``), only over http(s),
+and never from https down to http. Bodies are decompressed here, not by httpx, so the cap holds
+while they inflate, across stacked encodings.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +28,16 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from newsletter import USER_AGENT
+from newsletter.sources.localfiles import LocalFileError, read_regular_file
+from newsletter.sources.netguard import (
+    SUPPORTED_ENCODINGS,
+    GuardedTransport,
+    Inflater,
+    OverLimit,
+    Refused,
+    Resolver,
+    system_resolver,
+)
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
@@ -40,6 +56,7 @@ class FetchLimits:
     max_bytes: int = 10_000_000
     max_redirects: int = 5
     user_agent: str = USER_AGENT
+    allow_private_networks: bool = False  # True: URLs from feeds may reach private addresses
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,11 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    # False for a URL taken from feed content (an article page): it must pass the private
+    # network guard. A trusted URL (the operator's) is fetched as written; its redirects are not.
+    trusted: bool = True
+    max_bytes: int | None = None  # this request's own cap (default: the fetcher's)
+    deadline: float | None = None  # this request's own overall limit in seconds
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,7 @@ class FetchResult:
     permanent_url: str | None = None  # where every redirect on the way was 301/308
     retry_after: str | None = None
     error: str | None = None
+    guarded: bool = False  # stopped by a guard or a limit (not merely a failing server)
 
     @property
     def not_modified(self) -> bool:
@@ -87,10 +110,14 @@ class Fetcher(Protocol):
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, guarded: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.guarded = guarded
+
+
+_ALLOW_HINT = "set [fetch] allow_private_networks = true to allow"
 
 
 def megabytes(n: int) -> str:
@@ -105,6 +132,7 @@ class HttpFetcher:
     # TLS verification: True builds a fresh context per fetch_all (tens of ms to load the CA
     # bundle); a worker fetching one feed per task passes one SSLContext it keeps.
     verify: ssl.SSLContext | bool = True
+    resolver: Resolver = system_resolver  # host -> addresses, for URLs that must be public
 
     def fetch_all(
         self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
@@ -112,8 +140,13 @@ class HttpFetcher:
         results: list[FetchResult | None] = [None] * len(requests)
         remote: list[int] = []
         for i, request in enumerate(requests):
-            if request.url.startswith("file:"):
-                results[i] = local = read_local(request, self.limits.max_bytes)
+            if request.url.lower().startswith("file:"):
+                if request.trusted:
+                    local = read_local(request, self.limits.max_bytes)
+                else:
+                    reason = f"{request.url} refused: only http and https URLs are fetched"
+                    local = FetchResult(request, error=reason, guarded=True)
+                results[i] = local
                 if on_result:
                     on_result(i, local)
             else:
@@ -129,21 +162,39 @@ class HttpFetcher:
     ) -> list[FetchResult]:
         limits = self.limits
         gate = asyncio.Semaphore(limits.concurrency)
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(limits.timeout),
-            limits=httpx.Limits(
-                max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency
-            ),
-            headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
-            follow_redirects=False,
-            verify=self.verify,
-        ) as client:
-            jobs = (self._reported(client, gate, requests[i], i, on_result) for i in indexes)
+        pool = httpx.Limits(
+            max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency
+        )
+        options = {
+            "timeout": httpx.Timeout(limits.timeout),
+            "headers": {
+                "User-Agent": limits.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": SUPPORTED_ENCODINGS,
+            },
+            "follow_redirects": False,
+        }
+        # One TLS context for both clients (building one loads the CA bundle: tens of ms).
+        verify = self.verify
+        if isinstance(verify, bool) and verify and not limits.allow_private_networks:
+            verify = httpx.create_ssl_context(verify=verify)
+        async with contextlib.AsyncExitStack() as stack:
+            plain = await stack.enter_async_context(
+                httpx.AsyncClient(limits=pool, verify=verify, **options)  # type: ignore[arg-type]
+            )
+            guarded = plain
+            if not limits.allow_private_networks:
+                transport = GuardedTransport(self.resolver, verify, pool)
+                guarded = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
+                )
+            clients = _Clients(plain, guarded)
+            jobs = (self._reported(clients, gate, requests[i], i, on_result) for i in indexes)
             return list(await asyncio.gather(*jobs))
 
     async def _reported(
         self,
-        client: httpx.AsyncClient,
+        client: _Clients,
         gate: asyncio.Semaphore,
         request: FetchRequest,
         index: int,
@@ -155,39 +206,47 @@ class HttpFetcher:
             on_result(index, result)
         return result
 
-    async def _one(self, client: httpx.AsyncClient, request: FetchRequest) -> FetchResult:
+    async def _one(self, client: _Clients, request: FetchRequest) -> FetchResult:
         limits = self.limits
+        deadline = request.deadline or limits.deadline
         try:
-            async with asyncio.timeout(limits.deadline):
+            async with asyncio.timeout(deadline):
                 return await self._follow(client, request)
         except TimeoutError:
-            reason = f"no complete answer within {limits.deadline:g} s (server too slow)"
+            reason = f"no complete answer within {deadline:g} s (server too slow)"
+            return FetchResult(request, error=reason, guarded=True)
         except httpx.TimeoutException:
             reason = f"timed out after {limits.timeout:g} s waiting for the server"
         except _Failed as e:
-            return FetchResult(request, status=e.status, error=e.reason)
+            return FetchResult(request, status=e.status, error=e.reason, guarded=e.guarded)
         except httpx.InvalidURL as e:
             reason = f"invalid URL: {e}"
         except httpx.HTTPError as e:
             reason = f"network error: {type(e).__name__}: {e}".rstrip(": ")
         return FetchResult(request, error=reason)
 
-    async def _follow(self, client: httpx.AsyncClient, request: FetchRequest) -> FetchResult:
+    async def _follow(self, clients: _Clients, request: FetchRequest) -> FetchResult:
         url, seen, permanent = request.url, [request.url], True
         headers = {}
         if request.etag:
             headers["If-None-Match"] = request.etag
         if request.last_modified:
             headers["If-Modified-Since"] = request.last_modified
+        if not request.trusted:
+            _check_scheme(url, None)
         while True:
-            async with client.stream("GET", url, headers=headers) as response:
+            async with _opened(clients, url, headers, request.trusted, len(seen) - 1) as response:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     target = str(response.url.join(location))
                     if target in seen:
                         raise _Failed(f"redirect loop: {' -> '.join([*seen, target])}")
                     if len(seen) > self.limits.max_redirects:
-                        raise _Failed(f"more than {self.limits.max_redirects} redirects")
+                        limit = self.limits.max_redirects
+                        raise _Failed(
+                            f"more than {limit} redirects (fetch.max_redirects)", None, True
+                        )
+                    _check_scheme(target, url)
                     permanent = permanent and response.status_code in _PERMANENT
                     seen.append(target)
                     await _drain(response)
@@ -216,24 +275,69 @@ class HttpFetcher:
             if base.retry_after:
                 reason += f" (Retry-After: {base.retry_after})"
             return replace(base, error=reason)
-        return replace(base, body=await self._read(response))
+        return replace(base, body=await self._read(response, request.max_bytes))
 
-    async def _read(self, response: httpx.Response) -> bytes:
-        cap = self.limits.max_bytes
+    async def _read(self, response: httpx.Response, max_bytes: int | None = None) -> bytes:
+        """The body, decompressed here as it arrives: every stage of a stacked encoding is
+        counted against the cap while it inflates (httpx would inflate a whole chunk first)."""
+        cap = max_bytes or self.limits.max_bytes
+        status = response.status_code
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _Failed(
                 f"body of {int(declared):,} bytes is over the {megabytes(cap)} limit",
-                response.status_code,
+                status,
+                guarded=True,
             )
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            inflater = Inflater(encoding, cap)
+        except ValueError:
+            raise _Failed(f"unsupported Content-Encoding: {encoding}", status) from None
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _Failed(f"body is over the {megabytes(cap)} limit", response.status_code)
-            chunks.append(chunk)
+        try:
+            async for raw in response.aiter_raw():
+                chunks.append(inflater.feed(raw))
+            chunks.append(inflater.finish())
+        except OverLimit:
+            raise _Failed(f"body is over the {megabytes(cap)} limit", status, True) from None
+        except zlib.error as e:
+            raise _Failed(f"corrupt {encoding} body: {e}", status) from None
         return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class _Clients:
+    plain: httpx.AsyncClient  # for the operator's own URLs, as written
+    guarded: httpx.AsyncClient  # for URLs from feed content and every redirect target
+
+
+@contextlib.asynccontextmanager
+async def _opened(
+    clients: _Clients, url: str, headers: dict[str, str], trusted: bool, hop: int
+) -> AsyncIterator[httpx.Response]:
+    """One GET, streamed: a trusted request's own URL as written, anything else (a redirect
+    target is never trusted: ``hop`` > 0) through the private-network guard."""
+    client = clients.plain if trusted and hop == 0 else clients.guarded
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            yield response
+    except Refused as e:
+        what = f"redirect to {url}" if hop else url
+        raise _Failed(f"{what} refused: {e.reason}; {_ALLOW_HINT}", guarded=True) from None
+
+
+def _check_scheme(target: str, source: str | None) -> None:
+    """Only http(s); and never from https down to http (a lasting TLS downgrade if recorded)."""
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        what = target if source is None else f"redirect to {target}"
+        raise _Failed(f"{what} refused: only http and https URLs are fetched", guarded=True)
+    if source is not None and scheme == "http" and urlsplit(source).scheme.lower() == "https":
+        raise _Failed(
+            f"redirect from {source} to {target} refused: it would leave https for http",
+            guarded=True,
+        )
 
 
 async def _drain(response: httpx.Response) -> None:
@@ -250,15 +354,11 @@ async def _drain(response: httpx.Response) -> None:
 
 
 def read_local(request: FetchRequest, max_bytes: int) -> FetchResult:
-    """A ``file:`` URL: read from disk, under the same size cap as a download."""
+    """A ``file:`` URL: a regular file in its own folder (a symlink leading out of it, a FIFO
+    or a device is refused), its size checked before reading, under the download cap."""
     path = Path(unquote(urlsplit(request.url).path))
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return FetchResult(
-                request, error=f"file of {size:,} bytes is over the {megabytes(max_bytes)} limit"
-            )
-        body = path.read_bytes()
-    except OSError as e:
-        return FetchResult(request, error=f"cannot read {path}: {e.strerror}")
+        body = read_regular_file(path, path.parent, max_bytes)
+    except LocalFileError as e:
+        return FetchResult(request, error=e.reason, guarded=True)
     return FetchResult(request, status=200, body=body, final_url=request.url)

@@ -50,6 +50,7 @@ def fetch_limits(config: Config) -> FetchLimits:
         max_bytes=f.max_bytes,
         max_redirects=f.max_redirects,
         user_agent=f.user_agent or USER_AGENT,
+        allow_private_networks=f.allow_private_networks,
     )
 
 
@@ -122,6 +123,7 @@ def ingest_feeds(
             timings.add("parse cpu", parser.seconds)
     for (feed, record), result in zip(due, results, strict=True):
         outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
+    outcomes = _capped(config, outcomes, warn)
     outcomes = _with_full_text(config, engine, fetcher, outcomes)
     with timed(timings, "store"):
         articles = _store(config, engine, outcomes, now)
@@ -162,10 +164,15 @@ def _retry_at(value: str | None, since: datetime | None) -> datetime | None:
 
 
 def _request(config: Config, feed: FeedSettings, record: FeedRecord) -> FetchRequest:
+    """The operator's URL is trusted as written; a recorded move came from the feed's server,
+    so it passes the private-network guard like any URL a stranger chose."""
+    written = feed_location(config, feed)
+    url = record.current_url or written
     return FetchRequest(
-        url=record.current_url or feed_location(config, feed),
+        url=url,
         etag=record.etag,
         last_modified=record.last_modified,
+        trusted=url == written,
     )
 
 
@@ -344,6 +351,23 @@ def _pattern(words: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
+def _capped(config: Config, outcomes: dict[str, _Outcome], warn: Warn) -> dict[str, _Outcome]:
+    """At most ``[fetch] max_articles`` fresh articles in one run, taken feed by feed in the
+    config's order: a run's memory and summarizing time stay bounded whatever the feeds hold."""
+    cap = config.fetch.max_articles
+    total = sum(len(o.articles) for o in outcomes.values())
+    if total <= cap:
+        return outcomes
+    warn(f"feeds gave {total:,} articles; took the first {cap:,} (fetch.max_articles)")
+    room = cap
+    capped = {}
+    for key, outcome in outcomes.items():
+        taken = outcome.articles[:room]
+        room -= len(taken)
+        capped[key] = replace(outcome, articles=taken)
+    return capped
+
+
 def _with_full_text(
     config: Config, engine: Engine, fetcher: Fetcher, outcomes: dict[str, _Outcome]
 ) -> dict[str, _Outcome]:
@@ -364,10 +388,22 @@ def _with_full_text(
         fresh = [a for a in outcomes[key].articles if a.id not in known]
         fresh = fresh[: config.fetch.full_text_max]
         if fresh:
-            full = {a.id: a for a in with_full_text(fresh, fetcher)}
+            pages, refused = with_full_text(
+                fresh,
+                fetcher,
+                max_bytes=config.fetch.page_max_bytes,
+                deadline=config.fetch.page_deadline,
+            )
+            full = {a.id: a for a in pages}
             articles = tuple(full.get(a.id, a) for a in outcomes[key].articles)
-            updated[key] = replace(outcomes[key], articles=articles)
+            warning = "; ".join(w for w in (outcomes[key].warning, _pages(refused)) if w)
+            updated[key] = replace(outcomes[key], articles=articles, warning=warning or None)
     return updated
+
+
+def _pages(refused: Sequence[str]) -> str | None:
+    """Article pages a guard or limit stopped, for the feed's one warning line."""
+    return "; ".join(f"article page {reason}" for reason in refused) or None
 
 
 def _store(

@@ -18,6 +18,7 @@ import yaml
 
 from newsletter.errors import SeedError, Warn
 from newsletter.model import Article
+from newsletter.sources.localfiles import LocalFileError, read_regular_file
 
 MAX_SEED_BYTES = 1_000_000
 SEED_SUFFIXES = (".txt", ".md")
@@ -37,19 +38,22 @@ def read_seeds(folder: Path, warn: Warn) -> list[Article]:
         return []
     articles = []
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in SEED_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in SEED_SUFFIXES or path.is_dir():
             continue
         try:
-            articles.append(read_seed(path))
+            articles.append(read_seed(path, folder))
         except SeedError as e:
             warn(str(e))
     return articles
 
 
-def read_seed(path: Path) -> Article:
-    raw = path.read_bytes()
-    if len(raw) > MAX_SEED_BYTES:
-        raise SeedError(f"{path}: skipped: {len(raw):,} bytes is over the 1 MB limit for a seed")
+def read_seed(path: Path, folder: Path | None = None) -> Article:
+    """One seed: a regular file inside ``folder`` (default: its own), read only if its size,
+    checked first, is within the limit for a seed."""
+    try:
+        raw = read_regular_file(path, path.parent if folder is None else folder, MAX_SEED_BYTES)
+    except LocalFileError as e:
+        raise SeedError(e.reason.replace(": refused: ", ": skipped: ", 1)) from None
     if b"\x00" in raw:
         raise SeedError(f"{path}: skipped: binary file, expected UTF-8 text")
     try:
