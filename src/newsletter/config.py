@@ -113,6 +113,8 @@ class FetchSettings(_Model):
     unhealthy_after: Annotated[int, Field(ge=1)] = 5
     full_text_max: Annotated[int, Field(ge=0)] = 20
     max_age_days: Annotated[int, Field(ge=0)] = 7  # older entries are left out; 0: no limit
+    # Characters of one entry's HTML (and title) kept before any HTML or sentence work.
+    max_entry_chars: Annotated[int, Field(ge=1000)] = 100_000
 
 
 class SectionSettings(_Model):
@@ -140,6 +142,8 @@ class SummarySettings(_Model):
     llm_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     llm_api_key_env: str | None = None
     llm_min_support: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    # Past this, summarizing takes no further article and the issue is made from what is done.
+    time_budget_seconds: Annotated[float, Field(gt=0, le=86400)] = 120.0
 
     @field_validator("llm_url")
     @classmethod

@@ -20,7 +20,7 @@ Summarizer = Callable[[Sequence[Article], Sequence[SectionSettings], str], Diges
 def build_summarizer(
     settings: SummarySettings, warn: Warn, env: Mapping[str, str] | None = None
 ) -> Summarizer:
-    extractive = ExtractiveSummarizer(settings)
+    extractive = ExtractiveSummarizer(settings, warn)
     if settings.backend == "llm":
         from newsletter.digest.llm import LLMSummarizer
 
