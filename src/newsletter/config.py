@@ -6,6 +6,7 @@ line that names the file, the key and what is expected (``ConfigError``).
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import tomllib
@@ -163,9 +164,34 @@ class OutboxSettings(_Model):
     path: str = "outbox"
 
 
+def _from_env(data: Any, key: str, env_key: str, table: str) -> Any:
+    """``key`` taken from the environment variable named by ``env_key`` (a password stays out
+    of newsletter.toml); setting both is an error."""
+    if not isinstance(data, dict) or data.get(env_key) is None:
+        return data
+    name = data[env_key]
+    if not isinstance(name, str):
+        return data  # the field's own validation says what is wrong
+    _check_env_name(name)
+    if data.get(key) is not None:
+        raise ValueError(f"set {key} or {env_key}, not both")
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(
+            f"{env_key}: the environment variable {name} is not set; set it to the {table} URL"
+        )
+    return {**data, key: value}
+
+
 class StateSettings(_Model):
     path: str = ".newsletter"
     url: str | None = None
+    url_env: str | None = None  # the name of an environment variable holding ``url``
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_env(cls, data: Any) -> Any:
+        return _from_env(data, "url", "url_env", "database")
 
 
 class QueueSettings(_Model):
@@ -174,6 +200,7 @@ class QueueSettings(_Model):
     Without ``broker`` everything runs in one process, as always."""
 
     broker: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    broker_env: str | None = None  # the name of an environment variable holding ``broker``
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None  # default: slug
     # A task whose worker died is handed to another worker after this many seconds.
     visibility_timeout: Annotated[int, Field(ge=2, le=86400)] = 600
@@ -181,6 +208,11 @@ class QueueSettings(_Model):
     max_retries: Annotated[int, Field(ge=0, le=100)] = 10
     retry_backoff: Annotated[float, Field(gt=0, le=3600)] = 2.0  # seconds, doubled each try
     wait_seconds: Annotated[int, Field(ge=1)] = 3600  # how long 'newsletter run' waits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broker_from_env(cls, data: Any) -> Any:
+        return _from_env(data, "broker", "broker_env", "broker")
 
 
 class TemplatesSettings(_Model):

@@ -303,9 +303,10 @@ def _replace_folder(target: Path, files: Mapping[str, bytes]) -> None:
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
     old = target.with_name(f".{target.name}.old.{uuid.uuid4().hex[:8]}")
     try:
-        staging.mkdir()
+        staging.mkdir(mode=0o700)  # working unsubscribe links: for the operator's eyes only
         for name, data in files.items():
-            with open(staging / name, "wb") as handle:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with os.fdopen(os.open(staging / name, flags, 0o600), "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())

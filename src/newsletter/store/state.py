@@ -205,7 +205,7 @@ def open_engine(state_dir: Path, url: str | None = None) -> Engine:
     """Connect and migrate. SQLite gets WAL, a busy timeout and its folder created."""
     if url is None:
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            _private_state(state_dir)
         except OSError as e:
             raise StateError(f"{state_dir}: cannot create the state folder: {e.strerror}") from e
     target = state_url(state_dir, url)
@@ -219,6 +219,19 @@ def open_engine(state_dir: Path, url: str | None = None) -> Engine:
         engine.dispose()
         raise StateError(f"{_redacted(target)}: cannot open the state database: {e}") from e
     return engine
+
+
+def _private_state(state_dir: Path) -> None:
+    """A new state folder 0700; state.db (subscriber addresses, tokens) 0600, created so and
+    tightened if an older version left it readable. SQLite gives its -wal and -shm files the
+    database file's mode."""
+    if not state_dir.is_dir():
+        state_dir.mkdir(mode=0o700, parents=True)
+    database = state_dir / "state.db"
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, state_dir / "state.db-wal", state_dir / "state.db-shm"):
+        if path.exists():
+            os.chmod(path, 0o600)
 
 
 def _redacted(url: str) -> str:
