@@ -294,8 +294,21 @@ class DeliverySettings(_Model):
     attempts: Annotated[int, Field(ge=1, le=20)] = 5  # tries per message on temporary errors
     backoff: Annotated[float, Field(ge=0, le=600)] = 2.0  # seconds before the first retry
     secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+    # DKIM signing (delivery/dkim.py): a PEM RSA private key file, its DNS selector, and the
+    # signing domain (default: the sender's).
+    dkim_key: Annotated[str, Field(min_length=1)] | None = None
+    dkim_selector: (
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")] | None
+    ) = None
+    dkim_domain: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")] | None = None
 
     _env = field_validator("secret_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> DeliverySettings:
+        if self.dkim_key and not self.dkim_selector:
+            raise ValueError("dkim_key needs dkim_selector (the name of its DNS record)")
+        return self
 
 
 class SmtpSettings(_Model):

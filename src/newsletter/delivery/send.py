@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.delivery import ledger
+from newsletter.delivery.dkim import Signer, load_signer
 from newsletter.delivery.subscribers import Subscriber, read_subscribers
 from newsletter.delivery.transport import (
     FatalFailure,
@@ -162,7 +163,16 @@ def deliver_issue(
             f"{config.newsletter.name!r}; sending it as {config.newsletter.name!r}"
         )
     job = _Job(
-        config, issue, issue_folder, templates, secret, link_base, now, pacing, pacing.monotonic()
+        config,
+        issue,
+        issue_folder,
+        templates,
+        secret,
+        link_base,
+        now,
+        pacing,
+        pacing.monotonic(),
+        load_signer(config),
     )
     if dry_run:
         return _dry_run(job, subscribers)
@@ -244,6 +254,7 @@ class _Job:
     started: datetime
     pacing: Pacing
     t0: float
+    signer: Signer | None = None
 
     def at(self) -> datetime:
         return self.started + timedelta(seconds=self.pacing.monotonic() - self.t0)
@@ -278,7 +289,8 @@ def personal_message(job: _Job, subscriber: Subscriber, msg_id: str, sent_at: da
         unsubscribe_url=link,
         message_id=msg_id,
     )
-    return message_bytes(message)
+    data = message_bytes(message)
+    return job.signer.sign(data) if job.signer else data
 
 
 def _dry_run(job: _Job, subscribers: list[Subscriber]) -> DeliveryReport:
