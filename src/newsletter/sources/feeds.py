@@ -48,6 +48,7 @@ _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "emb
 # Kept through flattening so that nh3 removes them with their content.
 _RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
              "plaintext"}  # fmt: skip
+_TAG_IN_TEXT = re.compile(r"<[A-Za-z/!?][^<>]*>")
 # Text the URL may keep as it is; anything else (non-ASCII, spaces, controls) is %-encoded.
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
@@ -329,7 +330,9 @@ def plain_text(html: str) -> str:
     collector = _TextCollector()
     collector.feed(clean)
     collector.close()
-    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    # Markup that was escaped in the feed ("&lt;script&gt;") is text now; it is no news.
+    text = _TAG_IN_TEXT.sub("", "".join(collector.parts))
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
