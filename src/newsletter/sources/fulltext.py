@@ -11,6 +11,7 @@ import trafilatura
 
 from newsletter.model import Article
 from newsletter.sources.fetch import Fetcher, FetchRequest
+from newsletter.untrusted import xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -45,4 +46,4 @@ def extract(page: bytes, url: str | None) -> str | None:
     except Exception as e:  # trafilatura wraps lxml: any failure means "keep the teaser"
         log.debug("full text of %s: extraction failed: %s", url, e)
         return None
-    return text.strip() if text else None
+    return xml_safe(text).strip() if text else None  # a stranger's page, like a feed
