@@ -42,7 +42,9 @@ MAX_ENTRY_CHARS = 100_000
 # Deeper than this, HTML is flattened before nh3 (html5ever's tree building is quadratic in
 # the depth of open elements: 16,000 nested <ul><li> took 7 s). Real articles nest < 30 deep.
 MAX_HTML_DEPTH = 200
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+# Up to the next "<" or ">": linear over any input (a quoted ">" only splits a tag, harmless:
+# nh3 cleans the result).
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
 _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
          "track", "wbr", "param"}  # fmt: skip
 # Kept through flattening so that nh3 removes them with their content.
