@@ -230,6 +230,17 @@ class _Page(HTMLParser):
 @example(
     items=[("x", "java\tscript:alert(1)", "<a href='java&#x09;script:x'>y</a> Kyiv.")], atom=False
 )
+@example(  # shrunk by Hypothesis: removing "<script>" left "<!---->" in the text part
+    items=[
+        (
+            "<ScRiPt>alert(1)</sCrIpT>",
+            "http://wire.example/",
+            "Kyiv said Russia demands the <iframe src=http://xss.example/ < plan from "
+            "Ukraine's allies <!--<script>-->alert(11)<!--</script>-->.",
+        )
+    ],
+    atom=False,
+)
 def test_generated_hostile_feeds_render_inert(
     setup: tuple[Config, Templates], items: list[tuple[str, str, str]], atom: bool
 ) -> None:

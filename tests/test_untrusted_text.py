@@ -175,11 +175,11 @@ def test_a_750_kb_entry_is_cut_and_the_run_completes(project: Path) -> None:
 
 def test_deeply_nested_tags_are_flattened_before_cleaning() -> None:
     """20,000 nested <ul><li>: html5ever's tree building was quadratic on it (11 s);
-    flattened, it is cleaned in about half a second. The bound leaves 5x of that."""
+    flattened, it is cleaned in about half a second. The bound leaves 10x of that."""
     nested = "<ul><li>" * 20_000 + "Kyiv <script>alert(1)</script>said<style>p{}</style>"
     started = time.perf_counter()
     text = plain_text(nested)
-    assert time.perf_counter() - started < 3
+    assert time.perf_counter() - started < 5
     assert text.split() == ["Kyiv", "said"]
     body = f"<rss version='2.0'><channel>{_item('Deep', escape(nested), 'deep')}</channel></rss>"
     (article,) = parse_feed(_job(body.encode())).articles

@@ -51,6 +51,7 @@ _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "emb
 _RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
              "plaintext"}  # fmt: skip
 _TAG_IN_TEXT = re.compile(r"<[A-Za-z/!?][^<>]*>")
+_OPENER_IN_TEXT = re.compile(r"<(?=[A-Za-z/!?])")
 # Text the URL may keep as it is; anything else (non-ASCII, spaces, controls) is %-encoded.
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
@@ -333,7 +334,9 @@ def plain_text(html: str) -> str:
     collector.feed(clean)
     collector.close()
     # Markup that was escaped in the feed ("&lt;script&gt;") is text now; it is no news.
-    text = _TAG_IN_TEXT.sub("", "".join(collector.parts))
+    # Removing one can join the text around it into another ("<!--<b>-->"): then the "<" of
+    # what is left goes too. Two linear passes.
+    text = _OPENER_IN_TEXT.sub("", _TAG_IN_TEXT.sub("", "".join(collector.parts)))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
