@@ -145,8 +145,9 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
 
 
 def test_sigterm_abandons_a_slow_run_and_the_next_run_completes_its_slot(project, spawn):
-    add_schedule(project, EVERY_TWO_SECONDS + "[scheduler]\nstop_timeout_seconds = 0\n")
-    daemon = spawn("schedule", env={"NEWSLETTER_TEST_PAUSE_AT": "gathered:2"})
+    # Half the stop timeout (3 s) lets the run finish; past it, its next checkpoint abandons it.
+    add_schedule(project, EVERY_TWO_SECONDS + "[scheduler]\nstop_timeout_seconds = 6\n")
+    daemon = spawn("schedule", env={"NEWSLETTER_TEST_PAUSE_AT": "gathered:4"})
     try:
         read_until(daemon, "paused at gathered")
     finally:

@@ -6,6 +6,7 @@ line that names the file, the key and what is expected (``ConfigError``).
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import tomllib
@@ -117,6 +118,8 @@ class FetchSettings(_Model):
     page_max_bytes: Annotated[int, Field(ge=1000)] = 5_000_000  # one article page
     page_deadline: Annotated[float, Field(gt=0, le=3600)] = 20.0  # one article page, seconds
     max_articles: Annotated[int, Field(ge=1)] = 20_000  # feed articles taken in one run
+    # Characters of one entry's HTML (and title) kept before any HTML or sentence work.
+    max_entry_chars: Annotated[int, Field(ge=1000)] = 100_000
 
 
 class SectionSettings(_Model):
@@ -144,6 +147,8 @@ class SummarySettings(_Model):
     llm_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     llm_api_key_env: str | None = None
     llm_min_support: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    # Past this, summarizing takes no further article and the issue is made from what is done.
+    time_budget_seconds: Annotated[float, Field(gt=0, le=86400)] = 120.0
 
     @field_validator("llm_url")
     @classmethod
@@ -163,9 +168,34 @@ class OutboxSettings(_Model):
     path: str = "outbox"
 
 
+def _from_env(data: Any, key: str, env_key: str, table: str) -> Any:
+    """``key`` taken from the environment variable named by ``env_key`` (a password stays out
+    of newsletter.toml); setting both is an error."""
+    if not isinstance(data, dict) or data.get(env_key) is None:
+        return data
+    name = data[env_key]
+    if not isinstance(name, str):
+        return data  # the field's own validation says what is wrong
+    _check_env_name(name)
+    if data.get(key) is not None:
+        raise ValueError(f"set {key} or {env_key}, not both")
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(
+            f"{env_key}: the environment variable {name} is not set; set it to the {table} URL"
+        )
+    return {**data, key: value}
+
+
 class StateSettings(_Model):
     path: str = ".newsletter"
     url: str | None = None
+    url_env: str | None = None  # the name of an environment variable holding ``url``
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_env(cls, data: Any) -> Any:
+        return _from_env(data, "url", "url_env", "database")
 
 
 class QueueSettings(_Model):
@@ -174,6 +204,7 @@ class QueueSettings(_Model):
     Without ``broker`` everything runs in one process, as always."""
 
     broker: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    broker_env: str | None = None  # the name of an environment variable holding ``broker``
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None  # default: slug
     # A task whose worker died is handed to another worker after this many seconds.
     visibility_timeout: Annotated[int, Field(ge=2, le=86400)] = 600
@@ -181,6 +212,11 @@ class QueueSettings(_Model):
     max_retries: Annotated[int, Field(ge=0, le=100)] = 10
     retry_backoff: Annotated[float, Field(gt=0, le=3600)] = 2.0  # seconds, doubled each try
     wait_seconds: Annotated[int, Field(ge=1)] = 3600  # how long 'newsletter run' waits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broker_from_env(cls, data: Any) -> Any:
+        return _from_env(data, "broker", "broker_env", "broker")
 
 
 class TemplatesSettings(_Model):
@@ -262,8 +298,21 @@ class DeliverySettings(_Model):
     attempts: Annotated[int, Field(ge=1, le=20)] = 5  # tries per message on temporary errors
     backoff: Annotated[float, Field(ge=0, le=600)] = 2.0  # seconds before the first retry
     secret_env: str = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+    # DKIM signing (delivery/dkim.py): a PEM RSA private key file, its DNS selector, and the
+    # signing domain (default: the sender's).
+    dkim_key: Annotated[str, Field(min_length=1)] | None = None
+    dkim_selector: (
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")] | None
+    ) = None
+    dkim_domain: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")] | None = None
 
     _env = field_validator("secret_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> DeliverySettings:
+        if self.dkim_key and not self.dkim_selector:
+            raise ValueError("dkim_key needs dkim_selector (the name of its DNS record)")
+        return self
 
 
 class SmtpSettings(_Model):

@@ -18,7 +18,8 @@ from newsletter.digest.extractive import ExtractiveSummarizer
 from newsletter.digest.llm import LLMError
 from newsletter.digest.summarizer import Summarizer, build_summarizer
 from newsletter.email.message import build_message, message_bytes
-from newsletter.email.render import RenderedIssue, Templates, load_templates, render_issue
+from newsletter.email.render import RenderedIssue, Templates, load_templates
+from newsletter.email.salvage import render_or_drop
 from newsletter.errors import NewsletterError
 from newsletter.errors import Warn as Warn  # re-exported: Warn was defined here until 0.2
 from newsletter.model import Article, Digest, Issue, issue_json
@@ -29,6 +30,7 @@ from newsletter.sources.seeds import read_seeds
 from newsletter.store import state
 from newsletter.store.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
 from newsletter.timings import NO_TIMINGS, Timings, timed
+from newsletter.untrusted import display_safe
 
 # Feeds -> fresh articles: ingest.ingest_feeds fetches them; a distributed build instead reads
 # what its fetch tasks stored (distributed/stages.py).
@@ -143,11 +145,13 @@ def compose_issue(
     day = slot.date()
     items = digest.lead + tuple(i for s in digest.sections for i in s.items)
     headline = items[0].sources[0].title if items else "no news in today's sections"
-    subject = config.newsletter.subject.format(
-        name=config.newsletter.name,
-        date=f"{day.day} {day:%B %Y}",
-        number=number,
-        headline=headline,
+    subject = display_safe(
+        config.newsletter.subject.format(
+            name=config.newsletter.name,
+            date=f"{day.day} {day:%B %Y}",
+            number=number,
+            headline=headline,
+        )
     )
     return Issue(
         newsletter=config.newsletter.name,
@@ -297,7 +301,8 @@ def _build(
         )
     checkpoint("summarized")
     with timed(timings, "render"):
-        rendered = render_issue(issue, config, templates)
+        rendered = render_or_drop(issue, config, templates, warn)
+    issue = rendered.issue  # without any article whose content broke the email
     checkpoint("rendered")
     if rendered.omitted_count:
         warn(f"{rendered.omitted_count} items left out of the HTML to stay under Gmail's clip size")

@@ -17,6 +17,7 @@ from newsletter.email.render import (
     load_templates,
     render_issue,
 )
+from newsletter.email.salvage import render_or_drop
 from newsletter.errors import NewsletterError, Warn
 from newsletter.model import Article, Issue, Item, Section, Source
 from newsletter.pipeline import compose_issue, gather_articles
@@ -51,7 +52,7 @@ def render_in_memory(
         articles = [story.article for story in dedupe([*articles, *fresh])]
     slot = datetime.combine(today, time(0, 0), tzinfo=UTC)
     issue = compose_issue(config, articles, number=1, slot=slot)
-    return render_issue(issue, config, templates or load_templates(config.templates_dir))
+    return render_or_drop(issue, config, templates or load_templates(config.templates_dir), warn)
 
 
 def sample_issue(config: Config, today: date) -> Issue:

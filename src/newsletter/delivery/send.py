@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.delivery import ledger
+from newsletter.delivery.dkim import Signer, load_signer
 from newsletter.delivery.subscribers import Subscriber, read_subscribers
 from newsletter.delivery.transport import (
     FatalFailure,
@@ -161,7 +162,16 @@ def deliver_issue(
             f"{config.newsletter.name!r}; sending it as {config.newsletter.name!r}"
         )
     job = _Job(
-        config, issue, issue_folder, templates, secret, link_base, now, pacing, pacing.monotonic()
+        config,
+        issue,
+        issue_folder,
+        templates,
+        secret,
+        link_base,
+        now,
+        pacing,
+        pacing.monotonic(),
+        load_signer(config),
     )
     if dry_run:
         return _dry_run(job, subscribers)
@@ -243,6 +253,7 @@ class _Job:
     started: datetime
     pacing: Pacing
     t0: float
+    signer: Signer | None = None
 
     def at(self) -> datetime:
         return self.started + timedelta(seconds=self.pacing.monotonic() - self.t0)
@@ -277,7 +288,8 @@ def personal_message(job: _Job, subscriber: Subscriber, msg_id: str, sent_at: da
         unsubscribe_url=link,
         message_id=msg_id,
     )
-    return message_bytes(message)
+    data = message_bytes(message)
+    return job.signer.sign(data) if job.signer else data
 
 
 def _dry_run(job: _Job, subscribers: list[Subscriber]) -> DeliveryReport:
@@ -302,9 +314,10 @@ def _replace_folder(target: Path, files: Mapping[str, bytes]) -> None:
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
     old = target.with_name(f".{target.name}.old.{uuid.uuid4().hex[:8]}")
     try:
-        staging.mkdir()
+        staging.mkdir(mode=0o700)  # working unsubscribe links: for the operator's eyes only
         for name, data in files.items():
-            with open(staging / name, "wb") as handle:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with os.fdopen(os.open(staging / name, flags, 0o600), "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -15,10 +15,12 @@ Passages are complete sentences. A sentence that leans on the one before it ("He
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from newsletter.config import SectionSettings, SummarySettings
+from newsletter.digest.budget import Budget
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
 from newsletter.digest.sectioning import Tokens, adapt, assign, score, section_terms
@@ -54,17 +56,29 @@ _PRONOUN_SPEAKER = re.compile(
 class ExtractiveSummarizer:
     """The default summarizer: no network, no model; settings from ``[summary]``."""
 
-    def __init__(self, settings: SummarySettings | None = None) -> None:
+    def __init__(
+        self, settings: SummarySettings | None = None, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.settings = settings or SummarySettings()
+        self.warn = warn or logging.getLogger("newsletter.digest").warning
 
     def __call__(
         self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
     ) -> Digest:
         s = self.settings
+        budget = Budget(s.time_budget_seconds)
         gate = build_gate(sections, s.topic_keywords, s.min_relevance, language)
-        relevant = [a for a in articles if gate.keep(a)]
+        relevant = [a for a in budget.within(articles) if gate.keep(a)]
         topic = frozenset(w for k in s.topic_keywords for w in stems(k, language))
-        candidates = candidates_of(relevant, sections, language, learn=s.learn_cues, topic=topic)
+        candidates = candidates_of(
+            relevant, sections, language, learn=s.learn_cues, topic=topic, budget=budget
+        )
+        if budget.left_out:
+            self.warn(
+                f"summarizing took longer than [summary] time_budget_seconds = "
+                f"{s.time_budget_seconds:g}: {budget.left_out} of {len(articles)} articles left "
+                "out; the issue is made from the rest"
+            )
         pool = prepare(candidates, len(sections))
         lead = pick_lead(pool, s.lead_sentences, s.lead_max_words)
         chosen = [
@@ -97,6 +111,7 @@ def candidates_of(
     *,
     learn: bool = True,
     topic: frozenset[str] = frozenset(),
+    budget: Budget | None = None,
 ) -> list[Candidate]:
     """Every readable passage of ``articles`` that fits a section, placed in it.
 
@@ -104,7 +119,8 @@ def candidates_of(
     words (the country names every story carries) must share a word with a neighbouring
     sentence that is about a section; "A Ukrainian singer won the contest in Kyiv" at the
     end of a round-up stays out."""
-    split = [sentences_of(a, language) for a in articles]
+    taken = budget.within(articles) if budget is not None else articles
+    split = [sentences_of(a, language) for a in taken]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
     candidates = []

@@ -30,7 +30,7 @@ def build_summarizer(
 ) -> Summarizer:
     """The backend ``[summary]`` names; the llm backend sends its requests through ``post``
     (the digest does no I/O: ``pipeline.post_json`` is the real one)."""
-    extractive = ExtractiveSummarizer(settings)
+    extractive = ExtractiveSummarizer(settings, warn)
     if settings.backend == "llm":
         from newsletter.digest.llm import LLMSummarizer
 

@@ -63,9 +63,10 @@ def stored_articles(
     """The build's feed articles: what the slot's fetch tasks stored and no issue published.
     (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.)"""
     from newsletter.sources.feedstate import stored_articles as stored
+    from newsletter.sources.ingest import oldest_allowed
 
     urls = [f.url for f in config.feeds if f.enabled]
-    return stored(engine, urls, config.newsletter.name)
+    return stored(engine, urls, config.newsletter.name, oldest_allowed(config, now))
 
 
 def subscriber_keys(config: Config) -> list[str]:

@@ -35,6 +35,13 @@ WORDS_PER_MINUTE = 220
 # Gmail clips a message whose HTML is over ~102 KB; stay clear of it with a margin.
 MAX_HTML_BYTES = 100_000
 _MAX_TRIM_ROUNDS = 40
+# mjml-python writes some characters inside attribute values (and the <mj-title>, which it
+# copies into an aria-label) as Rust escapes: U+00AD becomes the text "\\u{ad}", and so do
+# no-break spaces, combining accents, Indic vowel signs. It keeps character references as
+# written, so every non-ASCII character there is handed to it as one.
+_OPEN_TAG = re.compile(r"<[A-Za-z][\w:.-]*(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+_MJ_TITLE = re.compile(r"(<mj-title\b[^>]*>)(.*?)(</mj-title>)", re.DOTALL)
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,7 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
         raise TemplateProblems(problems)
     try:
         # fonts={}: no Google Fonts <link>/@import, a third-party request on every open.
-        return marked.text, mjml2html(marked.text, fonts={})
+        return marked.text, mjml2html(_references_in_attributes(marked.text), fonts={})
     except ValueError as e:
         # MRML says "... at position START:END", a byte span of the MJML it was given.
         position = re.search(r"at position (\d+):\d+", str(e))
@@ -243,6 +250,18 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
             origin = marked.origin_at_offset(start)
         reason = re.sub(r" in root template| at position \d+:\d+", "", str(e))
         raise TemplateError(f"{_origin(origin)}: the MJML does not compile: {reason}") from e
+
+
+def _references_in_attributes(mjml: str) -> str:
+    """Non-ASCII characters inside tags and the <mj-title> as &#x...; references."""
+
+    def encode(text: str) -> str:
+        return _NON_ASCII.sub(lambda m: f"&#x{ord(m[0]):x};", text)
+
+    if not _NON_ASCII.search(mjml):
+        return mjml
+    mjml = _OPEN_TAG.sub(lambda m: encode(m[0]), mjml)
+    return _MJ_TITLE.sub(lambda m: m[1] + encode(m[2]) + m[3], mjml)
 
 
 class TemplateProblems(TemplateError):

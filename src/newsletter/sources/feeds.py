@@ -15,17 +15,18 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax import SAXParseException
 
 import feedparser
 import nh3
 
 from newsletter.model import Article
+from newsletter.untrusted import display_safe, xml_safe
 
 # Tags kept through nh3 only to mark paragraph breaks; every attribute is dropped.
 _BLOCK_TAGS = {
@@ -37,6 +38,22 @@ _TRACKING = {
     "mc_cid", "mc_eid", "_ga", "_gl", "ocid", "cmpid", "ncid", "sr_share", "smid", "ref_src",
 }  # fmt: skip
 _TITLE_WORDS = 12
+MAX_ENTRY_CHARS = 100_000
+# Deeper than this, HTML is flattened before nh3 (html5ever's tree building is quadratic in
+# the depth of open elements: 16,000 nested <ul><li> took 7 s). Real articles nest < 30 deep.
+MAX_HTML_DEPTH = 200
+# Up to the next "<" or ">": linear over any input (a quoted ">" only splits a tag, harmless:
+# nh3 cleans the result).
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
+         "track", "wbr", "param"}  # fmt: skip
+# Kept through flattening so that nh3 removes them with their content.
+_RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
+             "plaintext"}  # fmt: skip
+_TAG_IN_TEXT = re.compile(r"<[A-Za-z/!?][^<>]*>")
+_OPENER_IN_TEXT = re.compile(r"<(?=[A-Za-z/!?])")
+# Text the URL may keep as it is; anything else (non-ASCII, spaces, controls) is %-encoded.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class ParseJob:
     content_type: str
     fetched_at: datetime
     max_entries: int
+    max_entry_chars: int = MAX_ENTRY_CHARS
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,11 @@ def cut_entries(body: bytes, max_entries: int) -> tuple[bytes, int]:
 def _parse_xml(job: ParseJob) -> ParsedFeed:
     headers = {"content-location": job.base_url, "content-type": job.content_type or "text/xml"}
     body, tags = cut_entries(job.body, job.max_entries)
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    # resolve_relative_uris=False: feedparser would parse every entry's HTML a second time
+    # (superlinear on nested tags) to rewrite links we never use; we keep text only.
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
     version = parsed.get("version")
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -240,7 +262,15 @@ def _articles(job: ParseJob, entries: list[_Entry], notes: list[str], tags: int 
         entries = entries[: job.max_entries]
     articles: list[Article] = []
     missing = {"link": 0, "date": 0, "title": 0}
+    cut: list[str] = []
     for entry in entries:
+        if len(entry.html) > job.max_entry_chars or len(entry.title) > job.max_entry_chars:
+            cut.append(display_safe(entry.title[:80]) or entry.guid or entry.link or "untitled")
+            entry = replace(
+                entry,
+                html=entry.html[: job.max_entry_chars],
+                title=entry.title[: job.max_entry_chars],
+            )
         article = to_article(entry, job)
         if article is None:
             continue
@@ -254,6 +284,11 @@ def _articles(job: ParseJob, entries: list[_Entry], notes: list[str], tags: int 
     ):
         if missing[flag]:
             notes.append(f"{_entries(missing[flag])} {what}")
+    if cut:
+        notes.append(
+            f"{_entries(len(cut))} cut to {job.max_entry_chars:,} characters "
+            f"(fetch.max_entry_chars), first {cut[0]!r}"
+        )
     skipped = len(entries) - len(articles)
     if skipped:
         notes.append(f"{_entries(skipped)} with neither title nor text skipped")
@@ -265,8 +300,8 @@ def _entries(n: int) -> str:
 
 
 def to_article(entry: _Entry, job: ParseJob) -> Article | None:
-    text = plain_text(entry.html)
-    title = " ".join(plain_text(entry.title).split())
+    text = xml_safe(plain_text(entry.html))
+    title = display_safe(plain_text(entry.title))
     flags: list[str] = []
     if not title:
         if not text:
@@ -322,12 +357,38 @@ def plain_text(html: str) -> str:
         return ""
     if "<" not in html and "&" not in html:
         return "\n".join(" ".join(line.split()) for line in html.splitlines() if line.strip())
-    clean = nh3.clean(html, tags=_BLOCK_TAGS, attributes={}, strip_comments=True)
+    clean = nh3.clean(_shallow(html), tags=_BLOCK_TAGS, attributes={}, strip_comments=True)
     collector = _TextCollector()
     collector.feed(clean)
     collector.close()
-    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    # Markup that was escaped in the feed ("&lt;script&gt;") is text now; it is no news.
+    # Removing one can join the text around it into another ("<!--<b>-->"): then the "<" of
+    # what is left goes too. Two linear passes.
+    text = _OPENER_IN_TEXT.sub("", _TAG_IN_TEXT.sub("", "".join(collector.parts)))
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _shallow(html: str) -> str:
+    """``html`` as it is, or, when its tags nest deeper than MAX_HTML_DEPTH, flattened in one
+    linear pass: block tags become ``<br>``, other tags go (script, style and the like stay,
+    for nh3 to remove with their content). nh3 still cleans the result."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        if match[2].lower() in _VOID:
+            continue
+        depth = max(depth - 1, 0) if match[1] else depth + 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_HTML_DEPTH:
+            return _TAG.sub(_flat_tag, html)
+    return html
+
+
+def _flat_tag(match: re.Match[str]) -> str:
+    name = match[2].lower()
+    if name in _RAW_TEXT:
+        return match[0]
+    return "<br>" if name in _BLOCK_TAGS else ""
 
 
 def canonical_url(url: str) -> str | None:
@@ -341,7 +402,10 @@ def canonical_url(url: str) -> str | None:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         return None
-    host = parts.hostname.lower()
+    try:  # a look-alike host shows as what it is: xn--...
+        host = parts.hostname.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = [
@@ -349,5 +413,5 @@ def canonical_url(url: str) -> str | None:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in _TRACKING
     ]
-    path = parts.path.rstrip("/")
-    return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
+    path = quote(parts.path.rstrip("/"), safe=_URL_SAFE)
+    return urlunsplit((scheme, host, path, quote(urlencode(query, doseq=True), safe=_URL_SAFE), ""))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter.model import Article
 from newsletter.store.tables import feed_articles, feeds, issue_articles, issues
+from newsletter.untrusted import display_safe, xml_safe
 
 _T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) query
@@ -145,9 +146,12 @@ def _row(feed_url: str, a: Article, now: datetime) -> dict[str, object]:
     }
 
 
-def stored_articles(engine: Engine, feed_urls: Sequence[str], newsletter: str) -> list[Article]:
-    """Articles of these feeds that no finished issue of ``newsletter`` has published yet:
-    what a 304 Not Modified stands for without parsing anything."""
+def stored_articles(
+    engine: Engine, feed_urls: Sequence[str], newsletter: str, oldest: datetime | None = None
+) -> list[Article]:
+    """Articles of these feeds that no finished issue of ``newsletter`` has published yet
+    (and, given ``oldest``, published since then, as fresh entries must be): what a 304 Not
+    Modified or a failed fetch stands for without parsing anything."""
     if not feed_urls:
         return []
     published = (
@@ -162,6 +166,13 @@ def stored_articles(engine: Engine, feed_urls: Sequence[str], newsletter: str) -
                 sa.select(feed_articles)
                 .where(feed_articles.c.feed_url.in_(chunk))
                 .where(feed_articles.c.id.not_in(published))
+                .where(
+                    sa.true()
+                    if oldest is None
+                    else sa.or_(
+                        feed_articles.c.published.is_(None), feed_articles.c.published >= oldest
+                    )
+                )
             )
             found.extend(_article(row) for row in rows)
     return found
@@ -170,8 +181,8 @@ def stored_articles(engine: Engine, feed_urls: Sequence[str], newsletter: str) -
 def _article(row: sa.Row[object]) -> Article:
     return Article(
         id=row.id,
-        title=row.title,
-        text=row.text,
+        title=display_safe(row.title),  # stored before these characters were removed at entry
+        text=xml_safe(row.text),
         url=row.url,
         outlet=row.outlet,
         published=row.published,

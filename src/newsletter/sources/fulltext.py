@@ -17,6 +17,7 @@ from typing import Any
 from newsletter.config import FeedSettings
 from newsletter.model import Article
 from newsletter.sources.fetch import Fetcher, FetchRequest
+from newsletter.untrusted import xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -94,4 +95,4 @@ def extract(page: bytes, url: str | None) -> str | None:
     except Exception as e:  # trafilatura wraps lxml: any failure means "keep the teaser"
         log.debug("full text of %s: extraction failed: %s", url, e)
         return None
-    return str(text).strip() if text else None
+    return xml_safe(text).strip() if text else None  # a stranger's page, like a feed

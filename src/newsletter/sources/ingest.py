@@ -185,6 +185,7 @@ def _job(config: Config, feed: FeedSettings, result: FetchResult, now: datetime)
         content_type=result.content_type,
         fetched_at=now,
         max_entries=config.fetch.max_entries,
+        max_entry_chars=config.fetch.max_entry_chars,
     )
 
 
@@ -308,10 +309,15 @@ def _outcome(
         notes.append(f"moved permanently to {result.permanent_url}; now fetched from there")
     if parsed is None:  # 304 Not Modified: nothing to parse
         return _Outcome(healthy, warning="; ".join(notes) or None, reuse_stored=True)
-    oldest = now - timedelta(days=config.fetch.max_age_days) if config.fetch.max_age_days else None
-    articles = _filtered(feed, parsed.articles, oldest)
+    articles = _filtered(feed, parsed.articles, oldest_allowed(config, now))
     warning = "; ".join(notes) or None
     return _Outcome(healthy, tuple(articles), warning)
+
+
+def oldest_allowed(config: Config, now: datetime) -> datetime | None:
+    """The oldest publication time an article may have (``[fetch] max_age_days``; 0: any)."""
+    days = config.fetch.max_age_days
+    return now - timedelta(days=days) if days else None
 
 
 def _failed(config: Config, record: FeedRecord, reason: str, gone: bool) -> _Outcome:
@@ -417,7 +423,9 @@ def _store(
     ]
     feedstate.save_feeds(engine, records)
     reuse = [key for key, o in outcomes.items() if o.reuse_stored]
-    stored = feedstate.stored_articles(engine, reuse, config.newsletter.name)
+    stored = feedstate.stored_articles(
+        engine, reuse, config.newsletter.name, oldest_allowed(config, now)
+    )
     return [a for _, articles in by_feed for a in articles] + stored
 
 

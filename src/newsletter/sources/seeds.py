@@ -19,6 +19,7 @@ import yaml
 from newsletter.errors import SeedError, Warn
 from newsletter.model import Article
 from newsletter.sources.localfiles import LocalFileError, read_regular_file
+from newsletter.untrusted import display_safe, xml_safe
 
 MAX_SEED_BYTES = 1_000_000
 SEED_SUFFIXES = (".txt", ".md")
@@ -62,7 +63,7 @@ def read_seed(path: Path, folder: Path | None = None) -> Article:
         raise SeedError(
             f"{path}: skipped: not UTF-8 (bad byte at offset {e.start}); save it as UTF-8"
         ) from None
-    parsed = _front_matter(text, path)
+    parsed = _front_matter(xml_safe(text), path)
     body, headline = _split_references(parsed.body)
     if not body.strip():
         raise SeedError(f"{path}: skipped: empty seed, no text to summarize")
@@ -70,7 +71,7 @@ def read_seed(path: Path, folder: Path | None = None) -> Article:
     title = str(meta.get("title") or headline or path.stem.replace("-", " ").replace("_", " "))
     return Article(
         id="seed:" + hashlib.sha256(raw).hexdigest()[:16],
-        title=" ".join(title.split()),
+        title=display_safe(title),
         text=body.strip(),
         url=_optional_str(meta, "url", path),
         outlet=_optional_str(meta, "outlet", path),

@@ -117,7 +117,7 @@ def open_engine(state_dir: Path, url: str | None = None, *, upgrade: bool = True
 def _engine(state_dir: Path, url: str | None) -> Engine:
     if url is None:
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            _private_state(state_dir)
         except OSError as e:
             raise StateError(f"{state_dir}: cannot create the state folder: {e.strerror}") from e
     engine = sa.create_engine(state_url(state_dir, url), future=True)
@@ -178,6 +178,23 @@ def _require_current(engine: Engine, where: str) -> None:
         f"state database {where} is at {found.describe()}, this version needs revision "
         f"{schema.HEAD}: run newsletter db upgrade"
     )
+
+
+def _private_state(state_dir: Path) -> None:
+    """A new state folder 0700; state.db (subscriber addresses, tokens) 0600, created so and
+    tightened if an older version left it readable. SQLite gives its -wal and -shm files the
+    database file's mode. A file this user does not own is left as it is."""
+    if not state_dir.is_dir():
+        state_dir.mkdir(mode=0o700, parents=True)
+    database = state_dir / "state.db"
+    if not database.exists():
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, state_dir / "state.db-wal", state_dir / "state.db-shm"):
+        try:
+            if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -123,6 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "newsletter-preview"
 
     def do_GET(self) -> None:
+        if not _local_host(self.headers.get("Host")):
+            # DNS rebinding: a page elsewhere whose name now points at 127.0.0.1 would read
+            # the unpublished preview. Only the loopback names we listen on are answered.
+            self._send(421, "text/plain", "misdirected request: use http://127.0.0.1:PORT/")
+            return
         path = self.path.split("?", 1)[0]
         build = self.preview.current()
         if path == "/":
@@ -154,6 +160,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one line per poll would bury what matters
+
+
+_LOCAL_HOST = re.compile(r"^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$", re.IGNORECASE)
+
+
+def _local_host(host: str | None) -> bool:
+    return host is not None and bool(_LOCAL_HOST.match(host.strip()))
 
 
 @functools.cache
