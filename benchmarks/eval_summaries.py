@@ -372,7 +372,9 @@ def label_free(digest: Digest, dev: DevSet, name: str) -> dict[str, str]:
         "boilerplate items": str(boilerplate(digest, dev)),
         "not standalone": str(not_alone(digest)),
         "empty sections with an article": str(empty_sections(digest, dev)),
-        "same under two hash seeds": "yes" if same_under_seeds(name) else "NO",
+        "same under two hash seeds": (
+            "n/a" if name not in newsletters() else "yes" if same_under_seeds(name) else "NO"
+        ),
     }
 
 
@@ -433,6 +435,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--show", action="store_true", help="print our digests too")
     parser.add_argument("--only", choices=sorted(newsletters()), help="one newsletter only")
+    parser.add_argument(
+        "--set", type=Path, help="instead, one labelled set in the dev set's format (holdout)"
+    )
+    parser.add_argument("--config", type=Path, default=REPO / "newsletter.toml")
     parser.add_argument("--digest-of", help=argparse.SUPPRESS)  # the hash-seed subprocess
     parser.add_argument("--order", default="forward", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -443,6 +449,9 @@ def main() -> None:
         if args.order == "reversed":
             dev = DevSet(dev.articles[::-1], dev.labels, dev.facts)
         print(digest_json(digest_of(dev, load_config(path))))
+        return
+    if args.set:
+        evaluate(str(args.set.name), load_config(args.config), load_devset(args.set), args.show)
         return
     for name, (path, load) in newsletters().items():
         if args.only and name != args.only:

@@ -96,7 +96,7 @@ class Gate:
 
     def keep(self, article: Article) -> bool:
         """In the newsletter's language, relevant enough, and about at least one section."""
-        if not self._in_language(article) or self.relevance(article) < self.min_relevance:
+        if self.relevance(article) < self.min_relevance or not self._in_language(article):
             return False
         words = stems(f"{article.title}\n{article.text}", self.language)
         distinct = frozenset(words)
