@@ -1,5 +1,6 @@
 """Citations that hold: an item cites an article only when that article's own text holds at
-least half of the content words of every sentence of the item.
+least half of the content words of every sentence of the item, and every figure in it
+("v201509", "$2.5 million").
 
 The summarizer already applies the rule to the articles it was given (``selection.items``);
 ``checked`` applies it again once the texts of the copies merged into them by dedup are at
@@ -8,6 +9,7 @@ hand (the pipeline has them), and to any summarizer's output (the LLM backend's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from newsletter.digest.lexicon import stems
@@ -15,6 +17,13 @@ from newsletter.digest.sentences import split_sentences
 from newsletter.model import Article, Digest, Item, Section, Source
 
 SUPPORT_SHARE = 0.5
+_FIGURE = re.compile(r"\w*\d[\w.,]*\w|\d")
+
+
+def figures(text: str) -> frozenset[str]:
+    """The tokens with digits ("v201509", "2.5", "1,500"): one wrong figure makes another
+    fact, however many words two sentences share."""
+    return frozenset(m.group().lower() for m in _FIGURE.finditer(text))
 
 
 def holds(text_stems: frozenset[str], sentence: str, language: str = "en") -> bool:
@@ -35,7 +44,11 @@ def checked(digest: Digest, articles: Iterable[Article], language: str = "en") -
             return True
         if source not in cache:
             cache[source] = frozenset(stems(f"{article.title}\n{article.text}", language))
-        return all(holds(cache[source], s, language) for s in sentences)
+        own = f"{article.title}\n{article.text}".lower()
+        return all(
+            holds(cache[source], s, language) and all(f in own for f in figures(s))
+            for s in sentences
+        )
 
     def item(i: Item) -> Item:
         sentences = split_sentences(i.text, language)

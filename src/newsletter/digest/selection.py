@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsletter.digest.citations import figures
 from newsletter.digest.lexicon import stems
 from newsletter.digest.sectioning import Tokens
 from newsletter.model import Article, Item, Sentence, Source
@@ -195,10 +196,14 @@ def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
     for i in chosen:
         sources: dict[Source, None] = dict.fromkeys(pool.candidates[i].sources)
         each = [frozenset(stems(s.text)) for s in pool.candidates[i].sentences]
+        numbers = figures(pool.candidates[i].text)
         for leader in [i, *pool.echoes[i]]:
             for j in pool.clusters[leader]:
                 article = pool.candidates[j].sentences[0].article
-                if article.source not in sources and all(_holds(pool, article, w) for w in each):
+                if article.source in sources or not all(_holds(pool, article, w) for w in each):
+                    continue
+                own = f"{article.title}\n{article.text}".lower()
+                if all(n in own for n in numbers):
                     sources.update(dict.fromkeys(article.sources))
         text = pool.candidates[i].text
         built.append(Item(text=text, sources=tuple(sources), score=round(pool.scores[i], 3)))
