@@ -106,7 +106,9 @@ def test_lang_title_and_preheader_come_from_the_issue(proj: Path) -> None:
     assert page.elements[0].tag == "html" and page.elements[0].attrs["lang"] == "uk"
     title = "".join(page.texts[: page.texts.index(result.issue.subject) + 1])
     assert result.issue.subject in title
-    assert result.preheader.startswith("According to the reports on Thursday")
+    # The seed-only day is small, so there is no lead: the preview opens with the first item.
+    first = result.issue.all_items()[0].text
+    assert result.preheader.startswith(first[:40])
     assert "Inside: The US plan; Ukraine's response; Russia's demands." in result.preheader
     assert result.preheader.replace("'", "&#39;") in result.html
 
