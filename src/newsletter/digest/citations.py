@@ -35,7 +35,10 @@ def holds(text_stems: frozenset[str], sentence: str, language: str = "en") -> bo
 def checked(digest: Digest, articles: Iterable[Article], language: str = "en") -> Digest:
     """``digest`` without the citations whose article does not hold the item (a source whose
     text is not among ``articles`` is kept: there is nothing to check it against)."""
-    texts = {a.source: a for a in articles}
+    every = [*digest.lead, *(i for s in digest.sections for i in s.items)]
+    cited = {(s.title, s.url) for i in every for s in i.sources}
+    # Only the cited articles' texts are looked at (a day may have thousands of articles).
+    texts = {a.source: a for a in articles if (a.title, a.url) in cited}
     cache: dict[Source, frozenset[str]] = {}
 
     def supports(source: Source, sentences: Sequence[str]) -> bool:

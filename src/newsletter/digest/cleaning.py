@@ -102,11 +102,15 @@ def normalized(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def recurring(articles: Sequence[Article], split: Sequence[Sequence[str]]) -> frozenset[str]:
-    """(outlet + normalized sentence) keys of sentences found in two or more entries of
-    one outlet: sign-offs, promos, disclaimers."""
+def recurring(keys: Sequence[Sequence[str]]) -> frozenset[str]:
+    """Of each article's sentence keys (``sentence_key``), those found in two or more
+    articles: with the outlet in the key, the sentences one outlet repeats across its
+    entries (sign-offs, promos, disclaimers)."""
     counts: Counter[str] = Counter()
-    for article, sentences in zip(articles, split, strict=True):
-        outlet = article.outlet or ""
-        counts.update({f"{outlet}\n{normalized(s)}" for s in sentences})
+    for article_keys in keys:
+        counts.update(set(article_keys))
     return frozenset(key for key, n in counts.items() if n >= 2)
+
+
+def sentence_key(article: Article, sentence: str) -> str:
+    return f"{article.outlet or ''}\n{normalized(sentence)}"

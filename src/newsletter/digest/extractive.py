@@ -28,8 +28,8 @@ from newsletter.digest.cleaning import (
     is_fragment,
     leans_back,
     names_a_person,
-    normalized,
     recurring,
+    sentence_key,
     strip_dateline,
 )
 from newsletter.digest.lexicon import Terms, stems
@@ -122,14 +122,15 @@ def candidates_of(
     sentence that is about a section; "A Ukrainian singer won the contest in Kyiv" at the
     end of a round-up stays out."""
     raw = [sentences_of(a, language) for a in articles]
-    repeated = recurring(articles, [[s.text for s in sentences] for sentences in raw])
+    keys = [[sentence_key(s.article, s.text) for s in sentences] for sentences in raw]
+    repeated = recurring(keys)
     split = [
         [
             Sentence(strip_dateline(s.text), s.article, s.position)
-            for s in sentences
-            if f"{s.article.outlet or ''}\n{normalized(s.text)}" not in repeated
+            for s, key in zip(sentences, article_keys, strict=True)
+            if key not in repeated
         ]
-        for sentences in raw
+        for sentences, article_keys in zip(raw, keys, strict=True)
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
