@@ -1,39 +1,67 @@
-"""Evaluate the digest against baselines on the labelled dev set.
+"""Evaluate the digest against baselines on three labelled newsletters.
 
-    PYTHONPATH=src python benchmarks/eval_summaries.py [--show]
+    PYTHONPATH=src python benchmarks/eval_summaries.py [--show] [--only founding|tech|energy]
 
-Reads the founding seed (seeds/) and benchmarks/data/devset/articles/, with the sentence
-labels and key facts in benchmarks/data/devset/labels.toml, and prints one row per system:
+The newsletters: **founding** (the peace-plan seed in seeds/ and benchmarks/data/devset/,
+sentence labels in its labels.toml, newsletter.toml's config); **tech** (real feeds read from
+../shared/data/feeds, never copied here: TechCrunch, the Google Ads Developer Blog, Google
+Alerts, The Guardian, heise, reddit, HuffPost, ...; config and per-entry labels in
+benchmarks/data/tech/; skipped with a message when the folder is absent); **energy**
+(articles written for this benchmark in benchmarks/data/energy/, most about one section).
+
+For each newsletter it prints one row per system:
 ours (the configured extractive summarizer, newsletter.toml's sections and [summary]), lead-3,
-and sumy's LexRank and TextRank, the baselines given the same total word budget (the sum of
-the sections' max_words plus the lead's) and every article in publication order. Sumy needs
+and sumy's LexRank and TextRank, the baselines given the same word budget (the
+words our digest used, at most the sections' max_words plus the lead's) and every article
+in publication order. Sumy needs
 the optional extra: pip install -e '.[eval]'.
 
 Metrics: section accuracy (section items filed under a section their label allows; baselines
 do not section), off-topic items admitted, key-fact recall (facts reported by any item), and
 redundant item pairs (two items reporting the same key fact).
+
+Label-free measures, on our digest only (target: 0 each): misattributed citations (an
+(item or lead sentence, cited article) pair where the article's own text holds fewer than
+half of the sentence's content words), boilerplate items (a sentence that recurs in two or
+more entries of one outlet, a known promo/sign-off pattern, or a fragment cut off with "..."
+or a list bullet), sentences that do not stand alone (opening with a pronoun, demonstrative,
+connective or definite reference, or still carrying a dateline/byline), empty sections on a
+day with an article labelled for them, and whether the issue differs between
+PYTHONHASHSEED=1 and =4 (each run in a subprocess).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import re
+import subprocess
 import sys
 import tomllib
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from newsletter.config import Config, load_config
 from newsletter.digest.extractive import ExtractiveSummarizer
+from newsletter.digest.lexicon import stems
 from newsletter.digest.sentences import split_sentences
-from newsletter.model import Article, Digest
+from newsletter.model import Article, Digest, Source
+from newsletter.sources.feeds import ParseJob, parse_feed
 from newsletter.sources.seeds import read_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DEVSET = REPO / "benchmarks" / "data" / "devset"
+TECH = REPO / "benchmarks" / "data" / "tech"
+ENERGY = REPO / "benchmarks" / "data" / "energy"
+FEEDS = REPO.parent / "shared" / "data" / "feeds"
+FETCHED = datetime(2026, 11, 28, tzinfo=UTC)
 OFF_TOPIC = "off-topic"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -78,17 +106,62 @@ def load_devset(folder: Path = DEVSET) -> DevSet:
             labels[sentence] = frozenset(label.split("|"))
         articles.append(article)
     articles.sort(key=lambda a: a.published or datetime.min.replace(tzinfo=UTC))
-    facts = [
+    return DevSet(articles, labels, _facts(data))
+
+
+def load_tech(folder: Path = TECH, feeds: Path = FEEDS) -> DevSet | None:
+    """The tech newsletter's entries from the real feeds, labelled per entry; None when the
+    shared feeds are not there."""
+    if not feeds.is_dir():
+        return None
+    data = tomllib.loads((folder / "labels.toml").read_text(encoding="utf-8"))
+    articles, labels = [], {}
+    for path, feed in data["feeds"].items():
+        body = (feeds / path).read_bytes()
+        kind = "application/json" if path.endswith(".json") else "application/xml"
+        job = ParseJob(path, feed["outlet"], body, (feeds / path).as_uri(), kind, FETCHED, 1000)
+        for article in parse_feed(job).articles:
+            wanted = next(
+                (e["label"] for e in feed.get("entries", []) if e["title"] in article.title),
+                feed["label"],
+            )
+            for sentence in split_sentences(article.text):
+                labels.setdefault(sentence, frozenset(wanted.split("|")))
+            articles.append(article)
+    return DevSet(articles, labels, _facts(data))
+
+
+def load_labelled_articles(folder: Path = ENERGY) -> DevSet:
+    """A set of seed-format articles with one label per article (the energy newsletter)."""
+    data = tomllib.loads((folder / "labels.toml").read_text(encoding="utf-8"))
+    articles, labels = [], {}
+    for name, entry in data["articles"].items():
+        article = read_seed(folder / "articles" / name)
+        for sentence in split_sentences(article.text):
+            labels.setdefault(sentence, frozenset(entry["label"].split("|")))
+        articles.append(article)
+    articles.sort(key=lambda a: (a.published or datetime.min.replace(tzinfo=UTC), a.id))
+    return DevSet(articles, labels, _facts(data))
+
+
+def _facts(data: dict[str, Any]) -> list[Fact]:
+    return [
         Fact(f["section"], f["id"], tuple(re.compile(p, re.I) for p in f["all"]))
         for f in data["facts"]
     ]
-    return DevSet(articles, labels, facts)
 
 
 def label_of(text: str, dev: DevSet) -> frozenset[str]:
-    """The labels of the first labelled sentence an item contains."""
+    """The labels of the first labelled sentence an item contains (or, for an item whose
+    dateline or byline was stripped, the labelled sentence that contains it)."""
+    first = split_sentences(text)[0] if text.strip() else text
+    if first in dev.labels:
+        return dev.labels[first]
     for sentence, label in dev.labels.items():
         if text.startswith(sentence) or sentence in text:
+            return label
+    for sentence, label in dev.labels.items():
+        if first in sentence:
             return label
     return frozenset({"unknown"})
 
@@ -137,7 +210,7 @@ def lead3(dev: DevSet, budget: int) -> Output:
 
 
 class _Tokenizer:
-    """sumy's tokenizer interface without NLTK data: pysbd sentences, regex words."""
+    """sumy's tokenizer interface without NLTK data: our sentences, regex words."""
 
     language = "english"
 
@@ -161,58 +234,233 @@ def sumy_system(name: str) -> Callable[[DevSet, int], Output]:
         kind = {"lexrank": LexRankSummarizer, "textrank": TextRankSummarizer}[name]
         summarizer = kind(Stemmer("english"))
         summarizer.stop_words = get_stop_words("english")
-        best: list[str] = []
-        low, high = 1, len(document.sentences)
-        while low <= high:  # the most top-ranked sentences that fit the budget
-            middle = (low + high) // 2
-            picked = [str(s) for s in summarizer(document, middle)]
-            if sum(len(s.split()) for s in picked) <= budget:
-                best, low = picked, middle + 1
-            else:
-                high = middle - 1
+
+        def top_within_budget(ranked: list[Any]) -> list[Any]:
+            """sumy hands the sentences best first: the longest best prefix that fits."""
+            chosen, words = [], 0
+            for info in ranked:
+                words += len(str(info.sentence).split())
+                if words > budget:
+                    break
+                chosen.append(info)
+            return chosen
+
+        best = [str(s) for s in summarizer(document, top_within_budget)]
         return Output([(s, None) for s in best])
 
     return run
 
 
-def table(rows: dict[str, dict[str, str]]) -> str:
+# Label-free measures (on our digest only).
+
+_BOILERPLATE = re.compile(
+    r"appeared first on|\bread more\b|\bsubscribe\b|\bnewsletter\b|\bcookies?\b|click here|"
+    r"submitted by|\[link\]|\[\d+ comments\]|sign up|contact us|unsubscribe|"
+    r"all rights reserved|continue reading|\bforum\b",
+    re.I,
+)
+_FRAGMENT = re.compile(r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2022*\u00b7]\s")
+_NOT_ALONE = re.compile(
+    r"^(?:(?:he|she|it|they|him|his|her|its|their|them|this|that|these|those|here|there|"
+    r"but|and|or|so|however|meanwhile|also|yet|instead|still|moreover|furthermore|"
+    r"additionally|then|thus|therefore|besides|such|both|we|our|us|i|my|today,? we)\b|"
+    r"the (?:company|firm|startup|group|two|three|official|officials|move|deal|decision|"
+    r"report|statement|latter|former|same|other|new service|service|app|update|"
+    r"minister|president|sides?)\b)"
+    r"|^[^.,]{0,40}\breported (?:this|it|the news)\b",
+    re.I,
+)
+_DATELINE = re.compile(
+    r"^[A-Z][\w .'\u2019-]{1,40}, [A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})? ?\([A-Za-z]+\) ?"
+    r"[-\u2013\u2014:]"
+    r"|^By [A-Z][\w.'\u2019 -]+$"
+)
+
+
+def _norm(sentence: str) -> str:
+    return " ".join(_WORD.findall(sentence.lower()))
+
+
+def _sentences(digest: Digest) -> list[tuple[str, tuple[Source, ...]]]:
+    """Every (item or lead sentence, its sources)."""
+    items = [*digest.lead, *(i for s in digest.sections for i in s.items)]
+    return [(sentence, i.sources) for i in items for sentence in split_sentences(i.text)]
+
+
+def misattributed(digest: Digest, dev: DevSet) -> int:
+    """(sentence, cited article) pairs where the article holds < half the content words."""
+    by_source = {a.source: a for a in dev.articles}
+    own: dict[Source, frozenset[str]] = {}
+    bad = 0
+    for sentence, sources in _sentences(digest):
+        words = set(stems(sentence))
+        for source in sources:
+            article = by_source.get(source)
+            if article is None:
+                bad += 1
+                continue
+            if source not in own:
+                own[source] = frozenset(stems(f"{article.title}\n{article.text}"))
+            if words and len(words & own[source]) * 2 < len(words):
+                bad += 1
+    return bad
+
+
+def boilerplate(digest: Digest, dev: DevSet) -> int:
+    """Items that are boilerplate or fragments."""
+    per_outlet: dict[str, Counter[str]] = defaultdict(Counter)
+    for a in dev.articles:
+        per_outlet[a.outlet or a.id].update({_norm(s) for s in split_sentences(a.text)})
+    recurring = {s for counts in per_outlet.values() for s, n in counts.items() if n >= 2}
+    items = [*digest.lead, *(i for s in digest.sections for i in s.items)]
+    return sum(
+        1
+        for i in items
+        if _BOILERPLATE.search(i.text)
+        or _FRAGMENT.search(i.text)
+        or any(_norm(s) in recurring for s in split_sentences(i.text))
+    )
+
+
+def not_alone(digest: Digest) -> int:
+    """Items and lead sentences that open without their antecedent, or with a dateline."""
+    items = [*digest.lead, *(i for s in digest.sections for i in s.items)]
+    return sum(1 for i in items if _NOT_ALONE.match(i.text) or _DATELINE.match(i.text))
+
+
+def empty_sections(digest: Digest, dev: DevSet) -> int:
+    """Sections left empty though an article today is labelled for them."""
+    wanted = set().union(*dev.labels.values()) if dev.labels else set()
+    return sum(1 for s in digest.sections if not s.items and s.id in wanted)
+
+
+def digest_json(digest: Digest) -> str:
+    def item(i: Any) -> dict[str, Any]:
+        return {"text": i.text, "sources": [[s.title, s.url, s.outlet] for s in i.sources]}
+
+    return json.dumps(
+        {
+            "lead": [item(i) for i in digest.lead],
+            "sections": [
+                {"id": s.id, "items": [item(i) for i in s.items]} for s in digest.sections
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def same_under_seeds(name: str) -> bool:
+    """Run the digest in two subprocesses, PYTHONHASHSEED=1 with the articles in order and
+    =4 with them reversed; is the digest byte-identical?"""
+    hashes = []
+    for seed, order in (("1", "forward"), ("4", "reversed")):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO / "src")}
+        out = subprocess.run(
+            [sys.executable, __file__, "--digest-of", name, "--order", order],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        hashes.append(hashlib.sha256(out.encode()).hexdigest())
+    return hashes[0] == hashes[1]
+
+
+def label_free(digest: Digest, dev: DevSet, name: str) -> dict[str, str]:
+    return {
+        "misattributed citations": str(misattributed(digest, dev)),
+        "boilerplate items": str(boilerplate(digest, dev)),
+        "not standalone": str(not_alone(digest)),
+        "empty sections with an article": str(empty_sections(digest, dev)),
+        "same under two hash seeds": (
+            "n/a" if name not in newsletters() else "yes" if same_under_seeds(name) else "NO"
+        ),
+    }
+
+
+def table(rows: dict[str, dict[str, str]], first: str = "system") -> str:
     columns = list(next(iter(rows.values())))
-    lines = ["| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(r[c] for c in columns) + " |" for name, r in rows.items()]
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=REPO / "newsletter.toml")
-    parser.add_argument("--show", action="store_true", help="print our digest too")
-    parser.add_argument(
-        "--set", type=Path, default=DEVSET, help="a labelled set (default: the dev set)"
+def newsletters() -> dict[str, tuple[Path, Callable[[], DevSet | None]]]:
+    """name -> (config, loader)."""
+    return {
+        "founding": (REPO / "newsletter.toml", load_devset),
+        "tech": (TECH / "newsletter.toml", load_tech),
+        "energy": (ENERGY / "newsletter.toml", load_labelled_articles),
+    }
+
+
+def digest_of(dev: DevSet, config: Config) -> Digest:
+    return ExtractiveSummarizer(config.summary)(
+        dev.articles, config.sections, config.newsletter.language
     )
-    args = parser.parse_args()
-    config = load_config(args.config)
-    dev = load_devset(args.set)
-    budget = sum(s.max_words for s in config.sections) + config.summary.lead_max_words
+
+
+def evaluate(name: str, config: Config, dev: DevSet, show: bool) -> None:
+    digest = digest_of(dev, config)
     mine = ours(dev, config)
+    # The baselines get the words our digest used (never more than the configured budget).
+    budget = sum(len(t.split()) for t, _ in mine.items)
     rows = {"ours (extractive)": metrics(mine, dev), "lead-3": metrics(lead3(dev, budget), dev)}
-    for name in ("lexrank", "textrank"):
+    for system in ("lexrank", "textrank"):
         try:
-            rows[f"sumy {name}"] = metrics(sumy_system(name)(dev, budget), dev)
+            rows[f"sumy {system}"] = metrics(sumy_system(system)(dev, budget), dev)
         except ImportError:
-            print(f"sumy is not installed: pip install -e '.[eval]' for the {name} row")
+            print(f"sumy is not installed: pip install -e '.[eval]' for the {system} row")
     on_topic = sum(
         1
         for a in dev.articles
-        if any(OFF_TOPIC not in dev.labels[s] for s in split_sentences(a.text))
+        if any(OFF_TOPIC not in dev.labels.get(s, {OFF_TOPIC}) for s in split_sentences(a.text))
     )
     print(
-        f"dev set: {len(dev.articles)} articles, {len(dev.labels)} labelled sentences, "
+        f"\n## {name}: {len(dev.articles)} articles, {len(dev.labels)} labelled sentences, "
         f"{len(dev.facts)} key facts, {on_topic} on-topic articles; baseline budget {budget} words"
     )
     print(table(rows))
-    if args.show:
-        for text, section in mine.items:
-            print(f"[{section or 'lead'}] {text}")
+    print()
+    print(table({"ours (extractive)": label_free(digest, dev, name)}))
+    if show:
+        for item in digest.lead:
+            print(f"[lead] {item.text} <- {[s.outlet for s in item.sources]}")
+        for section in digest.sections:
+            for item in section.items:
+                print(f"[{section.id}] {item.text} <- {[s.outlet for s in item.sources]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--show", action="store_true", help="print our digests too")
+    parser.add_argument("--only", choices=sorted(newsletters()), help="one newsletter only")
+    parser.add_argument(
+        "--set", type=Path, help="instead, one labelled set in the dev set's format (holdout)"
+    )
+    parser.add_argument("--config", type=Path, default=REPO / "newsletter.toml")
+    parser.add_argument("--digest-of", help=argparse.SUPPRESS)  # the hash-seed subprocess
+    parser.add_argument("--order", default="forward", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.digest_of:
+        path, load = newsletters()[args.digest_of]
+        dev = load()
+        assert dev is not None
+        if args.order == "reversed":
+            dev = DevSet(dev.articles[::-1], dev.labels, dev.facts)
+        print(digest_json(digest_of(dev, load_config(path))))
+        return
+    if args.set:
+        evaluate(str(args.set.name), load_config(args.config), load_devset(args.set), args.show)
+        return
+    for name, (path, load) in newsletters().items():
+        if args.only and name != args.only:
+            continue
+        dev = load()
+        if dev is None:
+            print(f"\n## {name}: skipped: {FEEDS} is not there (the shared feeds)")
+            continue
+        evaluate(name, load_config(path), dev, args.show)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 Rows: HTML cleaning of deeply nested tags (nh3 alone vs ``plain_text``, which flattens past
 MAX_HTML_DEPTH); feedparser on a feed carrying that HTML, with and without its link rewriting;
-sentence splitting of "U.S. " repeated (pysbd alone vs ``split_sentences``, which splits long
-paragraphs linearly).
+sentence splitting of "U.S. " repeated (pysbd alone, when it is installed: it was the splitter
+before issue 12, and is no longer a dependency; vs ``split_sentences``, sentencex, linear).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from xml.sax.saxutils import escape
 
 import feedparser
 import nh3
-import pysbd
 
 from newsletter.digest.sentences import split_sentences
 from newsletter.sources.feeds import _BLOCK_TAGS, plain_text
@@ -53,10 +52,14 @@ def main() -> None:
         print(
             f"| feed of nested `<div><span>` ({size}): feedparser | {before:.2f} s | {after:.2f} s |"  # noqa: E501
         )
-    segmenter = pysbd.Segmenter(language="en", clean=False)
+    try:
+        import pysbd
+    except ImportError:
+        pysbd = None
+    segmenter = pysbd.Segmenter(language="en", clean=False) if pysbd else None
     for chars in (4_000, 16_000):
         text = "U.S. " * (chars // 5)
-        before = seconds(lambda: segmenter.segment(text))  # noqa: B023
+        before = seconds(lambda: segmenter.segment(text)) if segmenter else float("nan")  # noqa: B023
         after = seconds(lambda: split_sentences(text))  # noqa: B023
         print(
             f"| `U.S. ` x {chars // 5:,} ({chars:,} chars): sentences | {before:.2f} s | {after:.3f} s |"  # noqa: E501

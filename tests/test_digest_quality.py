@@ -262,11 +262,23 @@ def test_every_item_cites_its_outlet_title_and_link_including_syndicated_copies(
 def test_the_lead_gives_two_or_three_attributed_sentences_not_repeated_below(
     config: Config,
 ) -> None:
-    digest = digest_of(config, [PLAN, KREMLIN])
+    # A lead needs a day of at least four articles (issue 12: on a smaller day the sections
+    # keep every story and the lead is left out).
+    extra = [
+        article(
+            f"extra{i}",
+            f"{PLAN.title} ({outlet})",
+            PLAN.text.replace("must consider", "should weigh"),
+            outlet,
+        )
+        for i, outlet in enumerate(["Harbor Daily", "Meridian Post"])
+    ]
+    digest = digest_of(config, [PLAN, KREMLIN, *extra])
     assert 2 <= len(digest.lead) <= 3
     below = {i.text for s in digest.sections for i in s.items}
     for item in digest.lead:
         assert item.sources and item.text not in below
+        assert len(item.text.split()) <= 32  # one short sentence per story
 
 
 def test_nothing_relevant_gives_empty_sections(config: Config) -> None:

@@ -9,6 +9,7 @@ function in SOURCE_VARIANTS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -87,6 +88,10 @@ SourceVariant = Callable[[Path], list[str]]
 def seed_variant(project: Path) -> list[str]:
     """Hostile seed files with front matter: title, outlet, url and text."""
     seeds = project / "seeds"
+    # Hostile seeds only: beside the founding seed their look-alike sentences are echoes of
+    # its items, and since issue 12 an echo's outlet is cited only when it says the same.
+    for existing in seeds.iterdir():
+        existing.unlink()
     # Seeds refuse a URL that is not http(s) (the whole seed is skipped with a warning), so
     # the vectors ride on the http(s) URLs and the others get seeds of their own.
     usable = [u for u in HOSTILE_URLS if u.startswith("http")]
@@ -160,10 +165,12 @@ def test_no_xss_vector_survives_into_issue_html(tmp_path: Path, variant: str) ->
     html = (folder / "issue.html").read_text(encoding="utf-8")
     page = inspect(html)
 
-    # The hostile articles did reach the email, as text a reader can see.
+    # The hostile articles did reach the email, as text a reader can see. Since issue 12 an
+    # item cites only the articles that say it (same words, same figures), so look-alike
+    # articles that dedup merges are no longer all cited under one item: at least one of
+    # them must show, and whatever shows must be plain text (checked below).
     visible = " ".join(page.texts)
-    for text in expected:
-        assert text in visible, text
+    assert any(text in visible for text in expected), expected
 
     for element in page.elements:
         assert element.tag not in FORBIDDEN_TAGS, element
@@ -187,4 +194,9 @@ def test_no_xss_vector_survives_into_issue_html(tmp_path: Path, variant: str) ->
     hrefs = [e.attrs.get("href") or "" for e in page.elements if e.tag == "a"]
     for href in hrefs:  # percent-encoded is inert; raw quotes, brackets or spaces are not
         assert not set(href) & set("<>\"' \t\n"), href
-    assert any(h.startswith("https://wire.example/story?id=6") for h in hrefs), hrefs
+    # The harmless URL stays a working link wherever an item cites its article (since issue
+    # 12 only the articles that say an item are cited, so it may not be cited at all).
+    data = json.loads((folder / "issue.json").read_text(encoding="utf-8"))
+    items = [*data["lead"], *(i for sec in data["sections"] for i in sec["items"])]
+    if any("story?id=6" in (src["url"] or "") for i in items for src in i["sources"]):
+        assert any(h.startswith("https://wire.example/story?id=6") for h in hrefs), hrefs

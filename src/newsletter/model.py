@@ -80,6 +80,7 @@ class Digest:
 
     lead: tuple[Item, ...]
     sections: tuple[Section, ...]
+    off_topic: int = 0  # articles left out as not about the newsletter's subject
 
 
 # The issue: a numbered, dated digest, and its stable JSON contract (issue.json).

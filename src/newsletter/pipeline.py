@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -14,6 +15,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
+from newsletter.digest.citations import checked
 from newsletter.digest.extractive import ExtractiveSummarizer
 from newsletter.digest.llm import LLMError
 from newsletter.digest.summarizer import Summarizer, build_summarizer
@@ -32,6 +34,7 @@ from newsletter.store.outbox import clean_staging, issue_folder_name, read_issue
 from newsletter.timings import NO_TIMINGS, Timings, timed
 from newsletter.untrusted import display_safe
 
+log = logging.getLogger(__name__)
 # Feeds -> fresh articles: ingest.ingest_feeds fetches them; a distributed build instead reads
 # what its fetch tasks stored (distributed/stages.py).
 Ingest = Callable[
@@ -125,6 +128,8 @@ def gather_stories(
         ingest=ingest,
     )
     fresh = drop_published(engine, articles, seen)
+    if len(fresh) < len(articles):
+        log.info("%d articles left out as already published", len(articles) - len(fresh))
     with timed(timings, "dedup"):
         return dedupe(fresh, known=signatures)
 
@@ -142,6 +147,9 @@ def compose_issue(
     and their ``duplicates``, the other outlets' copies merged into them)."""
     summarizer = summarizer or ExtractiveSummarizer(config.summary)
     digest = summarizer(articles, config.sections, config.newsletter.language)
+    # Each citation must hold: checked against the texts of merged copies too (issue 12).
+    digest = checked(digest, [*articles, *duplicates], config.newsletter.language)
+    log.info("%d articles left out as off-topic", digest.off_topic)
     day = slot.date()
     items = digest.lead + tuple(i for s in digest.sections for i in s.items)
     headline = items[0].sources[0].title if items else "no news in today's sections"
@@ -166,11 +174,17 @@ def compose_issue(
 
 
 def cited_articles(digest: Digest, articles: Sequence[Article]) -> tuple[Article, ...]:
-    """The articles some item cites, in the order given, each once."""
+    """The articles some item cites, each once, by date then id (not in the order given:
+    the same articles in another order make the same issue.json)."""
     cited = {s for item in digest.lead for s in item.sources}
     cited |= {s for section in digest.sections for item in section.items for s in item.sources}
     unique = {a.id: a for a in reversed(articles) if a.source in cited}
-    return tuple(a for a in articles if unique.get(a.id) is a)
+    chosen = [a for a in articles if unique.get(a.id) is a]
+    return tuple(sorted(chosen, key=lambda a: (_when(a.published), a.id)))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
 
 
 def issue_files(rendered: RenderedIssue, config: Config, now: datetime) -> dict[str, bytes]:

@@ -9,8 +9,11 @@ The stages, each in its own module:
 3. ``selection``: fill the lead and each section's budget with the most salient, mutually
    non-redundant passages, merging what several outlets report into one cited item.
 
-Passages are complete sentences. A sentence that leans on the one before it ("He said ...",
-"The official added ...") only appears together with that sentence.
+Passages are complete sentences, cleaned (``cleaning``: datelines and bylines cut; boilerplate,
+fragments and a blog's first person left out). A sentence that leans on the one before it
+("He said ...", "The company added ...") only appears together with that sentence, and
+never when it opens its article. Articles are taken in a stable order (date, then id), so
+the input order does not change the issue.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from collections.abc import Callable, Sequence
 
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.budget import Budget
+from newsletter.digest.cleaning import (
+    first_person,
+    is_boilerplate,
+    is_fragment,
+    leans_back,
+    names_a_person,
+    recurring,
+    sentence_key,
+    strip_dateline,
+)
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
 from newsletter.digest.sectioning import Tokens, adapt, assign, score, section_terms
@@ -31,6 +44,7 @@ from newsletter.model import Article, Digest, Item, Section, Sentence
 __all__ = ["Digest", "ExtractiveSummarizer", "Item", "Section", "stems", "summarize"]
 
 MIN_WORDS = 6
+MIN_ARTICLES_FOR_LEAD = 4  # on a smaller day the sections keep every story; no lead
 MAX_PAIR_WORDS = 60
 _ENDINGS = ".!?\"'\u201d\u2019)"
 # A sentence that leans on the one before it.
@@ -68,7 +82,8 @@ class ExtractiveSummarizer:
         s = self.settings
         budget = Budget(s.time_budget_seconds)
         gate = build_gate(sections, s.topic_keywords, s.min_relevance, language)
-        relevant = [a for a in budget.within(articles) if gate.keep(a)]
+        taken = list(budget.within(articles))
+        relevant = sorted((a for a in taken if gate.keep(a)), key=_stable_order)
         topic = frozenset(w for k in s.topic_keywords for w in stems(k, language))
         candidates = candidates_of(
             relevant, sections, language, learn=s.learn_cues, topic=topic, budget=budget
@@ -80,7 +95,8 @@ class ExtractiveSummarizer:
                 "out; the issue is made from the rest"
             )
         pool = prepare(candidates, len(sections))
-        lead = pick_lead(pool, s.lead_sentences, s.lead_max_words)
+        small_day = len(relevant) < MIN_ARTICLES_FOR_LEAD
+        lead = [] if small_day else pick_lead(pool, s.lead_sentences, s.lead_max_words)
         chosen = [
             pick_section(pool, i, section.max_items, section.max_words)
             for i, section in enumerate(sections)
@@ -94,7 +110,7 @@ class ExtractiveSummarizer:
             )
             for section, picked in zip(sections, chosen, strict=True)
         )
-        return Digest(lead=items(pool, lead), sections=built)
+        return Digest(lead=items(pool, lead), sections=built, off_topic=len(taken) - len(relevant))
 
 
 def summarize(
@@ -120,7 +136,17 @@ def candidates_of(
     sentence that is about a section; "A Ukrainian singer won the contest in Kyiv" at the
     end of a round-up stays out."""
     taken = budget.within(articles) if budget is not None else articles
-    split = [sentences_of(a, language) for a in taken]
+    raw = [sentences_of(a, language) for a in taken]
+    keys = [[sentence_key(s.article, s.text) for s in sentences] for sentences in raw]
+    repeated = recurring(keys)
+    split = [
+        [
+            Sentence(strip_dateline(s.text), s.article, s.position)
+            for s, key in zip(sentences, article_keys, strict=True)
+            if key not in repeated
+        ]
+        for sentences, article_keys in zip(raw, keys, strict=True)
+    ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
     candidates = []
@@ -132,9 +158,15 @@ def candidates_of(
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
-            if i > 0 and dangling(sentence):
-                before = sentences[i - 1]
-                if not readable(before) or dangling(before):
+            if dangling(sentence):
+                before = sentences[i - 1] if i > 0 else None
+                if (
+                    before is None
+                    or before.position != sentence.position - 1
+                    or not readable(before)
+                    or dangling(before)
+                    or not names_a_person(before.text, sentence.text)
+                ):
                     continue
                 passage = (before, sentence)
                 fit = tuple(a + b for a, b in zip(scores[i - 1], scores[i], strict=True))
@@ -164,11 +196,24 @@ def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[
 
 
 def readable(sentence: Sentence) -> bool:
-    """A complete sentence: long enough, properly ended, not a question."""
+    """A complete sentence: long enough, properly ended, not a question, not boilerplate,
+    a fragment or a blog's first person."""
     text = sentence.text
-    return len(text.split()) >= MIN_WORDS and text[-1:] in _ENDINGS and "?" not in text[-3:]
+    return (
+        len(text.split()) >= MIN_WORDS
+        and text[-1:] in _ENDINGS
+        and "?" not in text[-3:]
+        and not is_fragment(text)
+        and not is_boilerplate(text)
+        and not first_person(text)
+    )
 
 
 def dangling(sentence: Sentence) -> bool:
     """Does the sentence only make sense after the one before it?"""
-    return bool(_DANGLING.match(sentence.text) or _PRONOUN_SPEAKER.search(sentence.text))
+    text = sentence.text
+    return bool(_DANGLING.match(text) or _PRONOUN_SPEAKER.search(text) or leans_back(text))
+
+
+def _stable_order(article: Article) -> tuple[str, str]:
+    return (article.published.isoformat() if article.published else "", article.id)

@@ -6,6 +6,7 @@ stemmed once per process per language (``_stem_word`` is cached).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class Terms:
     phrases: dict[tuple[str, ...], float]
 
     def score(self, words: Sequence[str], distinct: frozenset[str]) -> float:
-        total = sum(self.words.get(w, 0.0) for w in distinct)
+        total = math.fsum(self.words.get(w, 0.0) for w in distinct)
         if self.phrases:
             joined = " " + " ".join(words) + " "
             for phrase, weight in self.phrases.items():

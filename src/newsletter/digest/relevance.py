@@ -1,12 +1,17 @@
 """Relevance: which of the day's articles are about the newsletter's subject at all.
 
-An article is kept when (a) a large enough share of its sentences (title included) mentions
-the topic (``[summary] topic_keywords``, by default every section keyword) and (b) its keyword
-hits span at least two sections: a story that only names a country once, or only in one
-sense (a Ukrainian football club, a Russian gas price), is not the story the sections are
-about. Off-topic articles are dropped before any costly sentence work: first a regex over the
-raw text, then a cheap sentence split; only survivors are split properly and stemmed.
-Sentences of a kept article still have to earn their place one by one (see ``sectioning``).
+An article is kept when (a) it is written in the newsletter's language (for English, a cheap
+share-of-function-words test: a German post is not for an English issue), (b) a large enough
+share of its sentences (title included) mentions the topic (``[summary] topic_keywords``, by
+default every section keyword, or the sections' own title and description words when no
+section has keywords) and (c) it is about a section: its words touch two sections, or its
+headline (title and first sentence) uses two or more of one section's own words (keywords
+that are not topic keywords: "OPEC", "barrel"), so an article about one section only is
+considered for that section, while a story that merely happens in the topic's country (a
+Moscow court case) is not. Off-topic articles are dropped before any costly sentence work:
+first a regex over the raw text, then a cheap sentence split; only survivors are split
+properly and stemmed. Sentences of a kept article still have to earn their place one by one
+(see ``sectioning``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,42 @@ from newsletter.config import SectionSettings
 from newsletter.digest.lexicon import STOPWORDS, Terms, keyword_terms, prefilter, stems
 from newsletter.model import Article
 
-MIN_SECTIONS_TOUCHED = 2
+# English function words: an English text has plenty of them, another language few.
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "and",
+        "is",
+        "are",
+        "was",
+        "were",
+        "for",
+        "on",
+        "with",
+        "that",
+        "this",
+        "it",
+        "by",
+        "as",
+        "at",
+        "from",
+        "be",
+        "has",
+        "have",
+        "will",
+        "not",
+        "or",
+        "but",
+    ]
+)
+MIN_FUNCTION_SHARE = 0.12
+MIN_HEADLINE_TERMS = 2
+_LOWER_WORD = re.compile(r"[a-z\u00c0-\u024f]+")
 _ROUGH_SPLIT = re.compile(r"(?<=[.!?\u201d\"])\s+(?=[A-Z\u201c\"])|\n+")
 
 
@@ -29,6 +69,7 @@ class Gate:
 
     topic: Terms
     sections: tuple[Terms, ...]
+    own: tuple[Terms, ...]  # each section's keywords that are not topic keywords
     quick: re.Pattern[str]
     min_relevance: float
     language: str
@@ -54,13 +95,26 @@ class Gate:
         return frozenset(w for s in self.sections for w in s.words)
 
     def keep(self, article: Article) -> bool:
-        """Relevant enough, and its keywords touch at least two sections."""
-        if self.relevance(article) < self.min_relevance:
+        """In the newsletter's language, relevant enough, and about at least one section."""
+        if self.relevance(article) < self.min_relevance or not self._in_language(article):
             return False
         words = stems(f"{article.title}\n{article.text}", self.language)
         distinct = frozenset(words)
         touched = sum(1 for s in self.sections if s.hits(words, distinct))
-        return touched >= min(MIN_SECTIONS_TOUCHED, len(self.sections))
+        if touched >= 2 or (touched == 1 and len(self.sections) == 1):
+            return True
+        chunks = [article.title, *_ROUGH_SPLIT.split(article.text[:2000], maxsplit=1)[:1]]
+        # Hyphenated compounds count by their parts ("barrel-per-day" uses "barrel").
+        headline = stems(" ".join(chunks).replace("-", " "), self.language)
+        return any(_terms_used(s, headline) >= MIN_HEADLINE_TERMS for s in self.own)
+
+    def _in_language(self, article: Article) -> bool:
+        if not self.language.startswith("en"):
+            return True
+        words = _LOWER_WORD.findall(article.text[:4000].lower())
+        if len(words) < 20:
+            return True  # too short to tell
+        return sum(1 for w in words if w in _FUNCTION_WORDS) >= MIN_FUNCTION_SHARE * len(words)
 
     def _names_topic(self, chunk: str) -> bool:
         words = stems(chunk, self.language)
@@ -83,10 +137,21 @@ def build_gate(
             keyword_terms([*words, *_topic_words_of(s, topic)], 1.0, language)
             for s, words in zip(sections, described, strict=True)
         ),
+        own=tuple(
+            keyword_terms([w for w in words if w not in topic_keywords], 1.0, language)
+            for words in described
+        ),
         quick=prefilter(topic, language),
         min_relevance=min_relevance,
         language=language,
     )
+
+
+def _terms_used(terms: Terms, words: Sequence[str]) -> int:
+    """How many distinct words and phrases of ``terms`` the text uses."""
+    joined = " " + " ".join(words) + " "
+    used = len(frozenset(words) & terms.words.keys())
+    return used + sum(1 for p in terms.phrases if " " + " ".join(p) + " " in joined)
 
 
 def _words(text: str) -> list[str]:

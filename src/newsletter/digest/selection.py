@@ -5,8 +5,14 @@ outlets report the same fact, how central it is to its section's candidates, how
 comes in its article) and then chosen greedily with maximal marginal relevance: a candidate
 close to one already chosen loses score, and one that says the same thing (a near-duplicate:
 most of the shorter passage's idf-weighted stems are in the other) is not chosen at all;
-its sources are added to the item that says it first. So a fact reported by three outlets
-appears once and cites all three.
+its sources are added to the item that says it first, but only those whose own article
+holds at least half of the item's content words (SUPPORT_SHARE): an item cites exactly the
+articles that say it, decided sentence by sentence, never from the story cluster alone. So a
+fact reported by three outlets appears once and cites all three.
+
+Ties are broken by stable keys (candidate order, which follows the articles' date and id,
+and the stems themselves) and sums are exact (``math.fsum``), so the issue does not depend
+on PYTHONHASHSEED or on the order the articles came in.
 
 Costs stay roughly linear: near-duplicates are found through an inverted index of stems,
 and MMR only runs over a small pool of each section's best candidates.
@@ -19,8 +25,10 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsletter.digest.citations import figures
+from newsletter.digest.lexicon import stems
 from newsletter.digest.sectioning import Tokens
-from newsletter.model import Item, Sentence, Source
+from newsletter.model import Article, Item, Sentence, Source
 
 DUPLICATE_SIMILARITY = 0.45  # weighted containment at which two passages say the same thing
 OVERLAP_SKIP = 0.35  # a passage this close to a chosen one adds too little to be shown
@@ -35,6 +43,8 @@ MIN_LEAD = 2
 LEAD_WINDOW = 3  # lead sentences come from the first sentences of an article
 RARE_STEMS = 8  # a passage is indexed under, and looked up by, its rarest stems
 MAX_LEADER_CHECKS = 30
+SUPPORT_SHARE = 0.5  # a cited article's own text holds at least this share of an item's words
+LEAD_MAX_WORDS = 32  # a lead sentence is short: one per top story
 
 Vector = dict[str, float]
 
@@ -56,6 +66,8 @@ class Candidate:
 
     @property
     def sources(self) -> tuple[Source, ...]:
+        """The passage's article and the near-identical copies dedup merged into it (their
+        texts are checked against each item later: ``citations.checked``)."""
         return self.sentences[0].article.sources
 
     @property
@@ -72,6 +84,7 @@ class _Pool:
     used: set[int]
     chosen: list[int]
     echoes: dict[int, list[int]]  # chosen leader -> skipped leaders that largely repeat it
+    article_stems: dict[str, frozenset[str]]  # article id -> the stems of its own text
 
 
 def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
@@ -92,7 +105,7 @@ def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
     for leader, members in clusters.items():
         outlets = {src.outlet or src.title for j in members for src in candidates[j].sources}
         scores[leader] += SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
-    return _Pool(candidates, weights, clusters, scores, set(), [], {})
+    return _Pool(candidates, weights, clusters, scores, set(), [], {}, {})
 
 
 def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[int]:
@@ -103,10 +116,19 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[int]:
         pool.clusters,
         key=lambda i: -(pool.scores[i] + (LEDE_BONUS if pool.candidates[i].position == 0 else 0)),
     )
+    per_section = Counter(pool.candidates[i].section for i in ranked)
     tops = {
         max((i for i in ranked if pool.candidates[i].section == s), key=lambda i: pool.scores[i])
-        for s in {pool.candidates[i].section for i in ranked}
+        for s in sorted(per_section)
     }
+    # One short sentence per story; a section keeps at least one item for itself.
+    ranked = [
+        i
+        for i in ranked
+        if len(pool.candidates[i].sentences) == 1
+        and pool.candidates[i].words <= LEAD_MAX_WORDS
+        and per_section[pool.candidates[i].section] >= 2
+    ]
     openings = [i for i in ranked if pool.candidates[i].position < LEAD_WINDOW]
     opening = set(openings)
     covered: set[int] = set()
@@ -168,17 +190,32 @@ def _echo(pool: _Pool, i: int) -> None:
 
 
 def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
-    """The chosen passages as items, each citing every source of its cluster and of the
-    passages that echo it."""
+    """The chosen passages as items, each citing its own article and every article of its
+    cluster and of the passages that echo it whose own text holds the item's content."""
     built = []
     for i in chosen:
-        sources: dict[Source, None] = {}  # ordered, without repeats
+        sources: dict[Source, None] = dict.fromkeys(pool.candidates[i].sources)
+        each = [frozenset(stems(s.text)) for s in pool.candidates[i].sentences]
+        numbers = figures(pool.candidates[i].text)
         for leader in [i, *pool.echoes[i]]:
             for j in pool.clusters[leader]:
-                sources.update(dict.fromkeys(pool.candidates[j].sources))
+                article = pool.candidates[j].sentences[0].article
+                if article.source in sources or not all(_holds(pool, article, w) for w in each):
+                    continue
+                own = f"{article.title}\n{article.text}".lower()
+                if all(n in own for n in numbers):
+                    sources.update(dict.fromkeys(article.sources))
         text = pool.candidates[i].text
         built.append(Item(text=text, sources=tuple(sources), score=round(pool.scores[i], 3)))
     return tuple(built)
+
+
+def _holds(pool: _Pool, article: Article, words: frozenset[str]) -> bool:
+    """Does the article's own text hold at least SUPPORT_SHARE of ``words``?"""
+    own = pool.article_stems.get(article.id)
+    if own is None:
+        own = pool.article_stems[article.id] = frozenset(stems(f"{article.title}\n{article.text}"))
+    return len(words & own) >= SUPPORT_SHARE * len(words)
 
 
 def _redundancy(pool: _Pool, i: int) -> float:
@@ -190,8 +227,8 @@ def overlap(a: Vector, b: Vector) -> float:
     stems over the smaller passage's total (1.0: one contains the other)."""
     if len(a) > len(b):
         a, b = b, a
-    shared = sum(x for w, x in a.items() if w in b)
-    return shared / (min(sum(a.values()), sum(b.values())) or 1.0)
+    shared = math.fsum(x for w, x in a.items() if w in b)
+    return shared / (min(math.fsum(a.values()), math.fsum(b.values())) or 1.0)
 
 
 def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
@@ -201,7 +238,7 @@ def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
         for w in c.tokens.distinct:
             df[w] += 1
     n = len(candidates)
-    return [{w: math.log(1 + n / df[w]) for w in c.tokens.distinct} for c in candidates]
+    return [{w: math.log(1 + n / df[w]) for w in sorted(c.tokens.distinct)} for c in candidates]
 
 
 def _clusters(weights: Sequence[Vector], scores: Sequence[float]) -> dict[int, list[int]]:
@@ -211,7 +248,7 @@ def _clusters(weights: Sequence[Vector], scores: Sequence[float]) -> dict[int, l
     index: dict[str, list[int]] = defaultdict(list)
     clusters: dict[int, list[int]] = {}
     for i in sorted(range(len(weights)), key=lambda i: -scores[i]):
-        keys = sorted(weights[i], key=lambda w: -weights[i][w])[:RARE_STEMS]
+        keys = sorted(weights[i], key=lambda w: (-weights[i][w], w))[:RARE_STEMS]
         hits = Counter(leader for key in keys for leader in index.get(key, ()))
         home, best = None, DUPLICATE_SIMILARITY
         for leader, _ in hits.most_common(MAX_LEADER_CHECKS):
@@ -236,11 +273,11 @@ def _centroid(vectors: Sequence[Vector]) -> Vector:
 
 
 def _normalize(v: dict[str, float]) -> Vector:
-    norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+    norm = math.sqrt(math.fsum(x * x for x in v.values())) or 1.0
     return {w: x / norm for w, x in v.items()}
 
 
 def _dot(a: Vector, b: Vector) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(x * b.get(w, 0.0) for w, x in a.items())
+    return math.fsum(x * b.get(w, 0.0) for w, x in a.items())

@@ -139,6 +139,8 @@ def context(
     data["reading_minutes"] = max(1, math.ceil(words / WORDS_PER_MINUTE))
     data["item_count"] = issue.item_count
     data["references"] = _number_sources(data)
+    for section in data["sections"]:
+        _share_sources(section)
     omitted = omitted or {}
     for section in data["sections"]:
         section["omitted"] = omitted.get(section["id"], 0)
@@ -172,6 +174,21 @@ def _number_sources(data: dict[str, Any]) -> list[dict[str, Any]]:
             source["ref"] = numbers[key]
         item["refs"] = "".join(f"[{s['ref']}]" for s in item["sources"])
     return references
+
+
+def _share_sources(section: dict[str, Any]) -> None:
+    """An article cited by every item of a section (two items or more) is named once, under
+    the section (``shared_sources``); each item keeps the rest as ``own_sources``."""
+    items = section["items"]
+    refs = [{s["ref"] for s in item["sources"]} for item in items]
+    common = set.intersection(*refs) if len(items) >= 2 else set()
+    section["shared_sources"] = (
+        [s for s in items[0]["sources"] if s["ref"] in common] if common else []
+    )
+    for item in items:
+        item["own_sources"] = [s for s in item["sources"] if s["ref"] not in common]
+        item["own_refs"] = "".join(f"[{s['ref']}]" for s in item["own_sources"])
+    section["shared_refs"] = "".join(f"[{s['ref']}]" for s in section["shared_sources"])
 
 
 def preheader(issue: Issue) -> str:

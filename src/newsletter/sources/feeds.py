@@ -190,7 +190,8 @@ def _xml_entry(entry: Any, base: str) -> _Entry:
             html = value
     html = html or entry.get("summary") or ""
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    link = entry.get("link") or None
+    # FeedBurner (feedproxy.google.com) links redirect; the feed carries the article's own.
+    link = entry.get("feedburner_origlink") or entry.get("link") or None
     return _Entry(
         guid=entry.get("id") or None,
         link=urljoin(base, link) if link else None,
@@ -391,9 +392,28 @@ def _flat_tag(match: re.Match[str]) -> str:
     return "<br>" if name in _BLOCK_TAGS else ""
 
 
+_REDIRECTS = {("www.google.com", "/url"), ("google.com", "/url")}
+
+
+def _unwrap_redirect(url: str) -> str:
+    """A redirect link that carries its target (Google Alerts' google.com/url?url=...) ->
+    the target; any other URL unchanged."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    if ((parts.hostname or "").lower(), parts.path) not in _REDIRECTS:
+        return url
+    query = dict(parse_qsl(parts.query))
+    target = query.get("url") or query.get("q") or ""
+    return target if target.startswith(("http://", "https://")) else url
+
+
 def canonical_url(url: str) -> str | None:
     """http(s) URLs only; host lowercased, tracking parameters, fragment and trailing slash
-    removed. Anything else (javascript:, data:, mailto:) is no link at all."""
+    removed; a redirect that carries its target (Google Alerts) becomes the target. Anything
+    else (javascript:, data:, mailto:) is no link at all."""
+    url = _unwrap_redirect(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port

@@ -1,0 +1,68 @@
+"""Citations that hold: an item cites an article only when that article's own text holds at
+least half of the content words of every sentence of the item, and every figure in it
+("v201509", "$2.5 million").
+
+The summarizer already applies the rule to the articles it was given (``selection.items``);
+``checked`` applies it again once the texts of the copies merged into them by dedup are at
+hand (the pipeline has them), and to any summarizer's output (the LLM backend's too).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from newsletter.digest.lexicon import stems
+from newsletter.digest.sentences import split_sentences
+from newsletter.model import Article, Digest, Item, Section, Source
+
+SUPPORT_SHARE = 0.5
+_FIGURE = re.compile(r"\w*\d[\w.,]*\w|\d")
+
+
+def figures(text: str) -> frozenset[str]:
+    """The tokens with digits ("v201509", "2.5", "1,500"): one wrong figure makes another
+    fact, however many words two sentences share."""
+    return frozenset(m.group().lower() for m in _FIGURE.finditer(text))
+
+
+def holds(text_stems: frozenset[str], sentence: str, language: str = "en") -> bool:
+    """Does an article whose stems are ``text_stems`` hold ``sentence``?"""
+    words = frozenset(stems(sentence, language))
+    return len(words & text_stems) >= SUPPORT_SHARE * len(words)
+
+
+def checked(digest: Digest, articles: Iterable[Article], language: str = "en") -> Digest:
+    """``digest`` without the citations whose article does not hold the item (a source whose
+    text is not among ``articles`` is kept: there is nothing to check it against)."""
+    every = [*digest.lead, *(i for s in digest.sections for i in s.items)]
+    cited = {(s.title, s.url) for i in every for s in i.sources}
+    # Only the cited articles' texts are looked at (a day may have thousands of articles).
+    texts = {a.source: a for a in articles if (a.title, a.url) in cited}
+    cache: dict[Source, frozenset[str]] = {}
+
+    def supports(source: Source, sentences: Sequence[str]) -> bool:
+        article = texts.get(source)
+        if article is None:
+            return True
+        if source not in cache:
+            cache[source] = frozenset(stems(f"{article.title}\n{article.text}", language))
+        own = f"{article.title}\n{article.text}".lower()
+        return all(
+            holds(cache[source], s, language) and all(f in own for f in figures(s))
+            for s in sentences
+        )
+
+    def item(i: Item) -> Item:
+        sentences = split_sentences(i.text, language)
+        kept = tuple(s for s in i.sources if supports(s, sentences))
+        return Item(text=i.text, sources=kept or i.sources[:1], score=i.score)
+
+    return Digest(
+        lead=tuple(item(i) for i in digest.lead),
+        sections=tuple(
+            Section(s.id, s.title, s.description, tuple(item(i) for i in s.items))
+            for s in digest.sections
+        ),
+        off_topic=digest.off_topic,
+    )

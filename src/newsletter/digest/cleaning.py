@@ -1,0 +1,116 @@
+"""Cleaning: what of a feed's text may become an item at all.
+
+- Wire datelines ("Washington, Nov 21 (IANS) - ") and bylines ("By Maria Keller") are cut
+  from the start of a sentence.
+- Boilerplate never becomes an item: a sentence that recurs in two or more entries of one
+  outlet (sign-offs, promos), and the usual patterns ("The post ... appeared first on",
+  "Read more", subscription, cookie and forum notices, reddit's "submitted by").
+- Fragments never become items: text cut off with "..." or "[...]", list bullets.
+- A sentence that does not stand alone is marked: it opens with a pronoun, a demonstrative,
+  a connective, the first person of a company blog, or a definite reference whose
+  antecedent the reader was not given ("The company", "the two sides", "X reported this").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from newsletter.model import Article
+
+_DATELINE = re.compile(
+    r"^(?:[A-Z][\w.'\u2019-]*(?:[ -][A-Z][\w.'\u2019-]*){0,3}(?:, [A-Z][\w.'\u2019 -]{1,25})?"
+    r"(?:, [A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?)? ?\([A-Za-z][\w ]{0,15}\) ?[-\u2013\u2014:]+ ?"
+    r"|[A-Z][A-Z .'-]{2,30} ?[-\u2013\u2014] )"
+)
+_BYLINE = re.compile(
+    r"^By [A-Z][\w.'\u2019-]*(?: [A-Z][\w.'\u2019-]*){0,3}(?:,[^.!?]{0,40})?(?:$|\s+-\s+)"
+)
+_BOILERPLATE = re.compile(
+    r"appeared first on|\bread more\b|\bsubscribe\b|\bnewsletter\b|\bcookies?\b|click here|"
+    r"submitted by|\[link\]|\[\d+ comments\]|\bsign up\b|contact us|unsubscribe|"
+    r"all rights reserved|continue reading|\bforum\b|\bfollow us\b|\bclick through\b|"
+    r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss)\b",
+    re.IGNORECASE,
+)
+_FRAGMENT = re.compile(
+    r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2014\u2022*\u00b7\u25aa>]\s?"
+)
+_NOT_ALONE = re.compile(
+    r"^(?:(?:he|she|it|they|him|his|her|its|their|them|this|that|these|those|here|there|but|"
+    r"and|or|so|however|meanwhile|also|yet|instead|still|moreover|furthermore|additionally|"
+    r"then|thus|therefore|besides|such|both|we|we're|we've|our|us|i|i'm|i've|my|you|your)\b"
+    r"|today,? we\b"
+    r"|(?:[^,.]{0,40}, )?the (?:company|firm|startup|group|two|three|official|officials|move|"
+    r"deal|decision|report|"
+    r"statement|latter|former|same|other|new service|service|app|update|minister|president|"
+    r"sides?|men|women|pair|leaders?|spokesman|spokeswoman|spokesperson|plant|project|"
+    r"agency|operator|bank|team|club|site|blog|product|version|feature|change|changes|visit|"
+    r"meeting|deal|offer|outage|blaze|fire|link|cable|factory|batteries|cuts|group's|"
+    r"company's)\b)"
+    r"|^[^.,;]{0,40}\breported (?:this|it|the news)\b"
+    r"|\bthe two (?:men|sides|leaders|women|companies|countries)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+")
+_FIRST_PERSON = re.compile(
+    r"^(?:[^,.]{0,40}, )?(?:today,? )?(?:we|we're|we've|we'll|our|us|i|i'm|i've|my)\b", re.I
+)
+_PERSONAL = re.compile(r"^(?:he|she|his|her)\b|[,\u201d\"]\s*(?:he|she)\s+\w+", re.I)
+_PERSON = re.compile(
+    r"\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(?:minister|spokes\w+|president|chief|executive|CEO|"
+    r"founder|official|secretary|director|manager|chairman|chairwoman|envoy|analyst|"
+    r"governor|senator|mayor)\b"
+)
+
+
+def strip_dateline(text: str) -> str:
+    """The sentence without a leading wire dateline or byline."""
+    stripped = _BYLINE.sub("", _DATELINE.sub("", text, count=1), count=1).lstrip()
+    if stripped != text and stripped[:1].islower():
+        stripped = stripped[0].upper() + stripped[1:]
+    return stripped if len(stripped) < len(text) and stripped else text
+
+
+def is_boilerplate(text: str) -> bool:
+    return bool(_BOILERPLATE.search(text))
+
+
+def is_fragment(text: str) -> bool:
+    return bool(_FRAGMENT.search(text))
+
+
+def leans_back(text: str) -> bool:
+    """Does the sentence need one before it to be understood?"""
+    return bool(_NOT_ALONE.search(text))
+
+
+def first_person(text: str) -> bool:
+    """ "We ...", "Today we're announcing ...": a blog's own voice, which no predecessor
+    sentence names for the reader."""
+    return bool(_FIRST_PERSON.match(text))
+
+
+def names_a_person(before: str, text: str) -> bool:
+    """A "he"/"she" sentence has its antecedent only when the sentence before names a
+    person (a full name or a role); any other sentence passes."""
+    return not _PERSONAL.search(text) or bool(_PERSON.search(before))
+
+
+def normalized(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def recurring(keys: Sequence[Sequence[str]]) -> frozenset[str]:
+    """Of each article's sentence keys (``sentence_key``), those found in two or more
+    articles: with the outlet in the key, the sentences one outlet repeats across its
+    entries (sign-offs, promos, disclaimers)."""
+    counts: Counter[str] = Counter()
+    for article_keys in keys:
+        counts.update(set(article_keys))
+    return frozenset(key for key, n in counts.items() if n >= 2)
+
+
+def sentence_key(article: Article, sentence: str) -> str:
+    return f"{article.outlet or ''}\n{normalized(sentence)}"
