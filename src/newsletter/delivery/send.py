@@ -38,7 +38,9 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.delivery import ledger
-from newsletter.delivery.subscribers import Subscriber, read_subscribers
+from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.roster import sending_list
+from newsletter.delivery.subscribers import Subscriber
 from newsletter.delivery.transport import (
     FatalFailure,
     PermanentFailure,
@@ -46,9 +48,15 @@ from newsletter.delivery.transport import (
     TemporaryFailure,
     Transport,
 )
-from newsletter.delivery.unsubscribe import base_url, make_token, secret_from_env, unsubscribe_link
+from newsletter.delivery.unsubscribe import (
+    base_url,
+    make_token,
+    secret_from_env,
+    subscriber_token,
+    unsubscribe_link,
+)
 from newsletter.email.message import build_message, message_bytes
-from newsletter.email.render import Templates, load_templates, render_issue
+from newsletter.email.render import Reader, Templates, load_templates, render_issue
 from newsletter.errors import DeliveryError, NewsletterError
 from newsletter.model import Issue, issue_from_json
 from newsletter.store import state
@@ -148,26 +156,35 @@ def deliver_issue(
     """
     env = os.environ if environ is None else environ
     secret = secret_from_env(config, env)
-    link_base = base_url(config)
+    link_base = config.web.base_url or base_url(config)
     issue = load_issue(issue_folder)
     templates = load_templates(config.templates_dir)
-    known = [s.id for s in config.sections]
-    subscribers = read_subscribers(config.subscribers_file, known, warn)
-    if only is not None:
-        wanted = set(only)
-        subscribers = [s for s in subscribers if s.key in wanted]
     if issue.newsletter != config.newsletter.name:
         warn(
             f"{issue_folder}: issue.json is for {issue.newsletter!r}, the config for "
             f"{config.newsletter.name!r}; sending it as {config.newsletter.name!r}"
         )
-    job = _Job(
-        config, issue, issue_folder, templates, secret, link_base, now, pacing, pacing.monotonic()
-    )
-    if dry_run:
-        return _dry_run(job, subscribers)
-    password = _password(config, env, warn)
+    password = None if dry_run else _password(config, env, warn)
     with state.connect(config.state_dir, config.state.url) as engine:
+        # A batch of a distributed send (``only``) reads the list its planner already synced.
+        list_ref, subscribers = sending_list(config, engine, warn, now, sync=only is None)
+        if only is not None:
+            wanted = set(only)
+            subscribers = [s for s in subscribers if s.key in wanted]
+        job = _Job(
+            config,
+            issue,
+            issue_folder,
+            templates,
+            secret,
+            link_base,
+            now,
+            pacing,
+            pacing.monotonic(),
+            list_ref,
+        )
+        if dry_run:
+            return _dry_run(job, subscribers)
         return _send_all(job, subscribers, engine, transport(config, password), retry_refused)
 
 
@@ -244,6 +261,7 @@ class _Job:
     started: datetime
     pacing: Pacing
     t0: float
+    list_ref: str  # the list's stable id: opaque tokens are bound to it
 
     def at(self) -> datetime:
         return self.started + timedelta(seconds=self.pacing.monotonic() - self.t0)
@@ -263,22 +281,51 @@ def message_id(config: Config, secret: bytes, number: int, email: str) -> str:
     return f"<issue-{number}.{digest}.{config.newsletter.folder_slug}@{domain}>"
 
 
+@dataclass(frozen=True)
+class Links:
+    unsubscribe: str  # List-Unsubscribe's first entry and the footer's link
+    preferences: str | None
+    also: tuple[str, ...]  # more List-Unsubscribe entries (the mailto:)
+
+
+def personal_links(
+    config: Config, secret: bytes, list_ref: str, subscriber: Subscriber, link_base: str
+) -> Links:
+    """With ``[web] base_url``: the service's one-click and preferences pages, with an
+    opaque token, and the sender's mailto: as a second List-Unsubscribe entry. Without it:
+    ``[brand] unsubscribe_url`` with the first (v1) token, as before."""
+    web = config.web.base_url
+    if web and subscriber.id is not None:
+        token = subscriber_token(secret, list_ref, subscriber.id)
+        base = web.rstrip("/")
+        mailto = f"mailto:{parseaddr(config.newsletter.sender)[1]}?subject=unsubscribe"
+        return Links(f"{base}/u/{token}", f"{base}/p/{token}", (mailto,))
+    token = make_token(secret, config.newsletter.name, subscriber.email)
+    return Links(unsubscribe_link(link_base, token), None, ())
+
+
 def personal_message(job: _Job, subscriber: Subscriber, msg_id: str, sent_at: datetime) -> bytes:
     config = job.config
-    token = make_token(job.secret, config.newsletter.name, subscriber.email)
-    link = unsubscribe_link(job.link_base, token)
+    links = personal_links(config, job.secret, job.list_ref, subscriber, job.link_base)
+    address = wire_address(subscriber.email)
+    reader = Reader(subscriber.email, preferences_url=links.preferences)
     rendered = render_issue(
-        personal_issue(job.issue, subscriber), config, job.templates, unsubscribe_url=link
+        personal_issue(job.issue, subscriber),
+        config,
+        job.templates,
+        unsubscribe_url=links.unsubscribe,
+        reader=reader,
     )
     message = build_message(
         rendered,
         config,
         sent_at=sent_at,
-        to=formataddr((subscriber.name, subscriber.email)),
-        unsubscribe_url=link,
+        to=formataddr((subscriber.name, address.wire)),
+        unsubscribe_url=links.unsubscribe,
         message_id=msg_id,
+        also_unsubscribe=links.also,
     )
-    return message_bytes(message)
+    return message_bytes(message, utf8=address.smtputf8)
 
 
 def _dry_run(job: _Job, subscribers: list[Subscriber]) -> DeliveryReport:

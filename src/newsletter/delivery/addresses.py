@@ -1,0 +1,40 @@
+"""Email addresses as the wire needs them: email-validator's syntax check and normalization,
+the domain in IDNA (``ana@exämple.org`` -> ``ana@xn--exmple-cua.org``), and whether the
+address needs SMTPUTF8 at all (only a non-ASCII part before the @ does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str  # normalized: the domain lowercased, Unicode kept
+    wire: str  # what goes on the SMTP envelope and in To:: the domain in IDNA
+    smtputf8: bool  # the part before the @ is not ASCII: only an SMTPUTF8 server takes it
+
+    @property
+    def key(self) -> str:
+        return self.email.lower()
+
+
+def parse_address(text: str) -> Address | str:
+    """The address, or why it is not one (a short phrase, no trailing period)."""
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as e:
+        return f"{text!r} is not a valid email address: {str(e).rstrip('.')}"
+    if valid.ascii_email:
+        return Address(valid.normalized, valid.ascii_email, smtputf8=False)
+    return Address(valid.normalized, f"{valid.local_part}@{valid.ascii_domain}", smtputf8=True)
+
+
+def wire_address(text: str) -> Address:
+    """``text`` as the wire needs it; an address that does not parse is passed as it is (the
+    server will refuse it, for that recipient alone)."""
+    parsed = parse_address(text)
+    if isinstance(parsed, Address):
+        return parsed
+    return Address(text, text, smtputf8=not text.isascii())
