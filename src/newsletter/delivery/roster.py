@@ -577,3 +577,16 @@ def valid_rows(
             continue
         result.append((parsed, row))
     return result
+
+
+EXPORT_HEADER = ("email", "name", "sections", "status", "since", "how")
+
+
+def export_rows(engine: Engine, list_ref: str, *, everyone: bool) -> list[tuple[str, ...]]:
+    """CSV rows (``EXPORT_HEADER``) of the active subscribers, or of everyone; the first three
+    columns are what ``import`` reads back."""
+    rows: list[tuple[str, ...]] = []
+    for m in members(engine, list_ref, None if everyone else "active"):
+        sections = "" if m.sections is None else ";".join(sorted(m.sections))
+        rows.append((m.email, m.name, sections, m.status, m.status_at.isoformat(), m.status_how))
+    return rows

@@ -232,6 +232,11 @@ def load_issue(folder: Path) -> Issue:
         raise DeliveryError(f"{folder / 'issue.json'}: does not follow the contract: {e}") from e
 
 
+def smtp_password(config: Config, env: Mapping[str, str], warn: Warn) -> str | None:
+    """The SMTP password from ``[smtp] password_env`` when ``[smtp] user`` is set."""
+    return _password(config, env, warn)
+
+
 def _password(config: Config, env: Mapping[str, str], warn: Warn) -> str | None:
     smtp = config.smtp
     if not smtp.user:

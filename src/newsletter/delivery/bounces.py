@@ -1,0 +1,221 @@
+"""Bounces and complaints: delivery status notifications (RFC 3464, and the many
+non-standard bounce formats flufl.bounce's detectors know) and ARF complaint reports (RFC 5965)
+read from a maildir or an IMAP folder.
+
+A hard (permanent) bounce makes the subscriber "bounced", a complaint "complained": neither
+is ever mailed again, and no import brings them back. A soft (temporary) bounce changes
+nothing and is recorded and reported. Applying a report twice changes nothing the second time,
+so a message read again after a crash does no harm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import imaplib
+import mailbox
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Literal
+
+from flufl.bounce import all_failures
+from sqlalchemy.engine import Engine
+
+from newsletter.delivery import roster
+from newsletter.errors import DeliveryError
+
+Kind = Literal["hard", "soft", "complaint"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    email: str
+    kind: Kind
+    detail: str
+
+
+def classify(message: Message) -> list[Finding]:
+    """What one report says: a complaint (ARF), or hard and soft bounces (DSN and others)."""
+    complaint = _arf(message)
+    if complaint is not None:
+        return complaint
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a detector choking on a malformed message must not stop the run
+        return []
+    subject = " ".join(str(message.get("Subject", "")).split())[:200]
+    found = [Finding(_text(a), "hard", f"bounce: {subject}") for a in sorted(permanent)]
+    found += [
+        Finding(_text(a), "soft", f"bounce: {subject}") for a in sorted(temporary - permanent)
+    ]
+    return found
+
+
+def _text(address: bytes | str) -> str:
+    return address.decode("utf-8", "replace") if isinstance(address, bytes) else address
+
+
+def _arf(message: Message) -> list[Finding] | None:
+    """The complained-about recipient of an ARF report (RFC 5965), or None if not ARF."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    if (message.get_param("report-type") or "").lower() != "feedback-report":  # type: ignore[union-attr]
+        return None
+    fields: dict[str, str] = {}
+    original_to: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/feedback-report":
+            fields.update(_report_fields(part))
+        elif kind in ("message/rfc822", "text/rfc822-headers"):
+            original_to = _original_recipients(part)
+    feedback = fields.get("feedback-type", "abuse")
+    recipients = (
+        [a for _, a in getaddresses([fields["original-rcpt-to"]])]
+        if fields.get("original-rcpt-to")
+        else original_to
+    )
+    detail = f"complaint (ARF feedback-type {feedback})"
+    return [Finding(a, "complaint", detail) for a in recipients if "@" in a]
+
+
+def _report_fields(part: Message) -> dict[str, str]:
+    payload = part.get_payload()
+    blocks: list[Message] = []
+    if isinstance(payload, list):
+        blocks = [p for p in payload if isinstance(p, Message)]
+    text = ""
+    if blocks:
+        return {k.lower(): str(v) for block in blocks for k, v in block.items()}
+    if isinstance(payload, str):
+        text = payload
+    parsed = email.message_from_string(text)
+    return {k.lower(): str(v) for k, v in parsed.items()}
+
+
+def _original_recipients(part: Message) -> list[str]:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        original = payload[0]
+    elif isinstance(payload, str):
+        original = email.message_from_string(payload)
+    else:
+        return []
+    return [a for _, a in getaddresses(original.get_all("To", []))]
+
+
+@dataclass
+class BounceReport:
+    bounced: list[Finding] = field(default_factory=list)  # marked bounced now
+    complained: list[Finding] = field(default_factory=list)  # marked complained now
+    soft: list[Finding] = field(default_factory=list)
+    already: int = 0  # hard bounces or complaints already recorded
+    unknown: list[Finding] = field(default_factory=list)  # not on this list
+    messages: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"hard bounce: {f.email}: marked bounced ({f.detail})" for f in self.bounced]
+        out += [f"complaint: {f.email}: marked complained ({f.detail})" for f in self.complained]
+        out += [f"soft bounce: {f.email}: still mailed ({f.detail})" for f in self.soft]
+        out += [f"not on the list: {f.email} ({f.kind})" for f in self.unknown]
+        out.append(
+            f"{self.messages} report(s): {len(self.bounced)} bounced, {len(self.complained)} "
+            f"complained, {len(self.soft)} soft bounce(s), {self.already} already recorded"
+        )
+        return out
+
+
+def apply(
+    engine: Engine, list_ref: str, findings: list[Finding], report: BounceReport, now: datetime
+) -> None:
+    for finding in findings:
+        member = roster.by_email(engine, list_ref, finding.email)
+        if member is None:
+            report.unknown.append(finding)
+            continue
+        if finding.kind == "soft":
+            roster.note(engine, member.id, "soft-bounce", "bounces", finding.detail, now)
+            report.soft.append(finding)
+            continue
+        status: roster.Status = "bounced" if finding.kind == "hard" else "complained"
+        unless = ("complained",) if status == "bounced" else ()
+        changed = roster.set_status(
+            engine, member.id, status, how="bounces", now=now, detail=finding.detail, unless=unless
+        )
+        if not changed:
+            report.already += 1
+        elif status == "bounced":
+            report.bounced.append(finding)
+        else:
+            report.complained.append(finding)
+
+
+def maildir_messages(path: Path) -> Iterator[tuple[Message, str]]:
+    """Unread messages of a maildir, each marked read (moved to cur/, flag S) once handled."""
+    if not (path / "cur").is_dir() or not (path / "new").is_dir():
+        raise DeliveryError(f"{path}: not a maildir (it needs cur/, new/ and tmp/ folders)")
+    box = mailbox.Maildir(path, factory=None, create=False)
+    for key in list(box.keys()):
+        entry = box.get_message(key)
+        if "S" in entry.get_flags():
+            continue
+        yield email.message_from_bytes(box.get_bytes(key)), key
+        entry.set_subdir("cur")
+        entry.add_flag("S")
+        box[key] = entry
+
+
+@dataclass(frozen=True)
+class ImapSource:
+    host: str
+    user: str
+    folder: str = "INBOX"
+    port: int = 993
+    password_env: str = "NEWSLETTER_IMAP_PASSWORD"
+
+
+def imap_messages(source: ImapSource, env: Mapping[str, str]) -> Iterator[tuple[Message, str]]:
+    """Unseen messages of an IMAP folder over TLS; fetching marks them seen."""
+    password = env.get(source.password_env, "")
+    if not password:
+        raise DeliveryError(
+            f"the environment variable {source.password_env} is empty: set it to the IMAP "
+            f"password of {source.user} (it is never read from newsletter.toml)"
+        )
+    try:
+        client = imaplib.IMAP4_SSL(source.host, source.port, timeout=60)
+    except OSError as e:
+        raise DeliveryError(f"{source.host}:{source.port}: cannot connect: {e}") from e
+    try:
+        client.login(source.user, password)
+        status, _ = client.select(source.folder)
+        if status != "OK":
+            raise DeliveryError(f"{source.host}: no folder {source.folder!r}")
+        _, found = client.search(None, "UNSEEN")
+        for number in (found[0] or b"").split():
+            _, parts = client.fetch(number.decode(), "(RFC822)")
+            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
+            if isinstance(raw, bytes):
+                yield email.message_from_bytes(raw), number.decode()
+    except imaplib.IMAP4.error as e:
+        raise DeliveryError(f"{source.host}: {e}") from e
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            client.logout()
+
+
+def process(
+    engine: Engine,
+    list_ref: str,
+    messages: Iterator[tuple[Message, str]],
+    now: datetime,
+) -> BounceReport:
+    report = BounceReport()
+    for message, _where in messages:
+        report.messages += 1
+        apply(engine, list_ref, classify(message), report, now)
+    return report
