@@ -5,6 +5,8 @@ address needs SMTPUTF8 at all (only a non-ASCII part before the @ does)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.headerregistry import Address as HeaderAddress
+from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -38,3 +40,12 @@ def wire_address(text: str) -> Address:
     if isinstance(parsed, Address):
         return parsed
     return Address(text, text, smtputf8=not text.isascii())
+
+
+def to_header(name: str, address: Address) -> str:
+    """The To: value: ``Name <wire address>``; a non-ASCII part before the @ stays as it is
+    (the message is then written with SMTPUTF8's raw UTF-8 headers)."""
+    if not address.smtputf8:
+        return formataddr((name, address.wire))
+    local, _, domain = address.wire.rpartition("@")
+    return str(HeaderAddress(display_name=name, username=local, domain=domain))

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Literal
 
 from newsletter.config import Config
-from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.addresses import to_header, wire_address
 from newsletter.delivery.transport import Transport
 from newsletter.email.message import message_bytes
 
@@ -40,7 +40,7 @@ def notice(
         )
     domain = parseaddr(config.newsletter.sender)[1].rpartition("@")[2] or None
     message["From"] = config.newsletter.sender
-    message["To"] = formataddr((name, address.wire))
+    message["To"] = to_header(name, address)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=kind, domain=domain)
     message["Auto-Submitted"] = "auto-generated"

@@ -277,6 +277,73 @@ def add(
     return Added("refused", "busy")
 
 
+@dataclass(frozen=True)
+class _Change:
+    """What adding one address does to its row: the decision, apart from the database."""
+
+    result: AddResult
+    status: str
+    insert: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
+    event: bool = False  # a consent event "active" is recorded
+
+
+def _decide(
+    row: Any,
+    list_ref: str,
+    address: Address,
+    name: str,
+    sections: frozenset[str] | None,
+    how: str,
+    origin: str,
+    now: datetime,
+) -> _Change:
+    if row is None:
+        values = {
+            "id": new_id(),
+            "list_id": list_ref,
+            "email": address.email,
+            "email_key": address.key,
+            "name": name,
+            "sections": _sections_text(sections),
+            "status": "active",
+            "status_at": now,
+            "status_how": how,
+            "origin": origin,
+            "prefs_by": how,
+            "confirm_nonce": None,
+            "created_at": now,
+        }
+        return _Change("added", "active", insert=values, event=True)
+    if row.status in LEFT:
+        return _Change("refused", row.status)
+    values = {}
+    wanted = (name, _sections_text(sections))
+    if row.prefs_by != "subscriber" and (row.name, row.sections) != wanted:
+        values.update(name=name, sections=wanted[1], prefs_by=how)
+    if row.status != "active":
+        values.update(
+            status="active", status_at=now, status_how=how, origin=origin, confirm_nonce=None
+        )
+    if not values:
+        return _Change("unchanged", "active")
+    if row.status != "active":
+        return _Change("reactivated", "active", update=values, event=True)
+    return _Change("updated", "active", update=values)
+
+
+def _apply(
+    conn: Connection, row: Any, change: _Change, how: str, detail: str | None, now: datetime
+) -> None:
+    if change.insert is not None:
+        conn.execute(subscribers.insert().values(**change.insert))
+        _record(conn, change.insert["id"], "active", how, detail, now)
+    elif change.update is not None:
+        conn.execute(subscribers.update().where(subscribers.c.id == row.id).values(**change.update))
+        if change.event:
+            _record(conn, row.id, "active", how, detail, now)
+
+
 def _add(
     conn: Connection,
     list_ref: str,
@@ -293,42 +360,9 @@ def _add(
             subscribers.c.list_id == list_ref, subscribers.c.email_key == address.key
         )
     ).first()
-    if row is None:
-        _insert(
-            conn,
-            list_ref,
-            address,
-            name,
-            sections,
-            status="active",
-            how=how,
-            origin=origin,
-            prefs_by=how,
-            now=now,
-            detail=detail,
-        )
-        return Added("added", "active")
-    if row.status in LEFT:
-        return Added("refused", row.status)
-    values: dict[str, Any] = {}
-    if row.prefs_by != "subscriber" and (row.name, row.sections) != (
-        name,
-        _sections_text(sections),
-    ):
-        values.update(name=name, sections=_sections_text(sections), prefs_by=how)
-    if row.status != "active":
-        values.update(
-            status="active", status_at=now, status_how=how, origin=origin, confirm_nonce=None
-        )
-    elif row.origin != origin and origin.startswith("csv:") and row.origin.startswith("csv:"):
-        values.update(origin=origin)
-    if not values:
-        return Added("unchanged", "active")
-    conn.execute(subscribers.update().where(subscribers.c.id == row.id).values(**values))
-    if row.status != "active":
-        _record(conn, row.id, "active", how, detail, now)
-        return Added("reactivated", "active")
-    return Added("updated", "active")
+    change = _decide(row, list_ref, address, name, sections, how, origin, now)
+    _apply(conn, row, change, how, detail, now)
+    return Added(change.result, change.status)
 
 
 @dataclass(frozen=True)
@@ -359,27 +393,78 @@ def import_subscribers(
     now: datetime,
     sync: bool = False,
 ) -> ImportReport:
-    """Add every row (see ``add``); with ``sync``, the active subscribers this same ``origin``
-    added earlier and no longer listed are marked "removed" (the CSV is their source)."""
+    """Add every row (see ``add``) in one transaction; with ``sync``, the active subscribers
+    this same ``origin`` added earlier and no longer listed are marked "removed" (the CSV is
+    their source). If a sign-up adds one of the addresses meanwhile, it starts over."""
+    for _ in range(3):
+        try:
+            with engine.begin() as conn:
+                return _import(conn, list_ref, rows, origin, now, sync)
+        except sa.exc.IntegrityError:
+            continue
+    raise SubscribersError(f"{origin}: the import kept colliding with concurrent sign-ups")
+
+
+def _import(
+    conn: Connection,
+    list_ref: str,
+    rows: Sequence[tuple[Address, Subscriber]],
+    origin: str,
+    now: datetime,
+    sync: bool,
+) -> ImportReport:
+    existing = {
+        row.email_key: row
+        for row in conn.execute(sa.select(subscribers).where(subscribers.c.list_id == list_ref))
+    }
     counts = {"added": 0, "updated": 0, "unchanged": 0, "reactivated": 0}
     refused: list[tuple[str, str]] = []
-    for address, row in rows:
-        outcome = add(
-            engine, list_ref, address, row.name, row.sections, how="import", origin=origin, now=now
-        )
-        if outcome.result == "refused":
-            refused.append((address.email, outcome.member_status))
+    inserts: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for address, line in rows:
+        if address.key in seen:
+            continue
+        seen.add(address.key)
+        row = existing.get(address.key)
+        change = _decide(row, list_ref, address, line.name, line.sections, "import", origin, now)
+        if change.result == "refused":
+            refused.append((address.email, change.status))
+            continue
+        counts[change.result] += 1
+        if change.insert is not None:
+            inserts.append(change.insert)
         else:
-            counts[outcome.result] += 1
+            _apply(conn, row, change, "import", None, now)
+    if inserts:
+        conn.execute(subscribers.insert(), inserts)
+        conn.execute(
+            consent_events.insert(),
+            [
+                {
+                    "subscriber_id": i["id"],
+                    "at": now,
+                    "event": "active",
+                    "how": "import",
+                    "detail": origin[:2000],
+                }
+                for i in inserts
+            ],
+        )
     removed = 0
     if sync:
-        listed = {address.key for address, _ in rows}
-        for member in members(engine, list_ref, "active"):
-            if member.origin == origin and member.email.lower() not in listed:
-                detail = f"no longer in {origin.removeprefix('csv:')}"
-                removed += set_status(
-                    engine, member.id, "removed", how="import", now=now, detail=detail
-                )
+        gone = [
+            row.id
+            for key, row in existing.items()
+            if row.status == "active" and row.origin == origin and key not in seen
+        ]
+        for subscriber_id in gone:
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == subscriber_id)
+                .values(status="removed", status_at=now, status_how="import")
+            )
+            _record(conn, subscriber_id, "removed", "import", f"no longer in {origin}", now)
+        removed = len(gone)
     return ImportReport(refused=tuple(refused), removed=removed, **counts)
 
 

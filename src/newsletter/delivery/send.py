@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.delivery import ledger
-from newsletter.delivery.addresses import wire_address
+from newsletter.delivery.addresses import to_header, wire_address
 from newsletter.delivery.roster import sending_list
 from newsletter.delivery.subscribers import Subscriber
 from newsletter.delivery.transport import (
@@ -325,7 +325,7 @@ def personal_message(job: _Job, subscriber: Subscriber, msg_id: str, sent_at: da
         rendered,
         config,
         sent_at=sent_at,
-        to=formataddr((subscriber.name, address.wire)),
+        to=to_header(subscriber.name, address),
         unsubscribe_url=links.unsubscribe,
         message_id=msg_id,
         also_unsubscribe=links.also,
