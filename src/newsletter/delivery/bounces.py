@@ -47,11 +47,32 @@ def classify(message: Message) -> list[Finding]:
         temporary, permanent = all_failures(message)
     except Exception:  # a detector choking on a malformed message must not stop the run
         return []
+    statuses = _dsn_statuses(message)
     subject = " ".join(str(message.get("Subject", "")).split())[:200]
-    found = [Finding(_text(a), "hard", f"bounce: {subject}") for a in sorted(permanent)]
-    found += [
-        Finding(_text(a), "soft", f"bounce: {subject}") for a in sorted(temporary - permanent)
-    ]
+
+    def finding(address: bytes, kind: Kind) -> Finding:
+        text = _text(address)
+        return Finding(text, kind, statuses.get(text.lower(), f"bounce: {subject}"))
+
+    found = [finding(a, "hard") for a in sorted(permanent)]
+    found += [finding(a, "soft") for a in sorted(temporary - permanent)]
+    return found
+
+
+def _dsn_statuses(message: Message) -> dict[str, str]:
+    """Final-Recipient -> "Status (Diagnostic-Code)" from an RFC 3464 delivery-status part."""
+    found: dict[str, str] = {}
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        payload = part.get_payload()
+        for block in payload if isinstance(payload, list) else []:
+            if not isinstance(block, Message) or not block.get("Final-Recipient"):
+                continue
+            recipient = str(block["Final-Recipient"]).partition(";")[2].strip().strip("<>")
+            status = str(block.get("Status", "")).strip()
+            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
+            found[recipient.lower()] = f"DSN {status}" + (f" ({diagnostic})" if diagnostic else "")
     return found
 
 
