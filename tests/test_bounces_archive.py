@@ -39,6 +39,8 @@ def test_hard_bounces_and_complaints_are_never_mailed_again_soft_ones_reported(
     for sample in sorted(SAMPLES.glob("*.eml")):
         box.add(sample.read_bytes())
     box.add(b"From: someone@example.com\r\nSubject: hello\r\n\r\nnot a report\r\n")
+    # What a List-Unsubscribe mailto: sends (the sender's address is the list's second entry).
+    box.add(b"From: Fine <fine@example.net>\r\nSubject: unsubscribe\r\n\r\n")
 
     first = run_cli("bounces", "--maildir", str(tmp_path / "bounces"), cwd=project)
     assert first.returncode == 0, first.stderr
@@ -46,16 +48,20 @@ def test_hard_bounces_and_complaints_are_never_mailed_again_soft_ones_reported(
     assert "hard bounce: hard@example.net: marked bounced (DSN 5.1.1" in first.stdout
     assert "complaint: complainer@example.net: marked complained" in first.stdout
     assert "soft bounce: soft@example.net: still mailed (DSN 4.2.2" in first.stdout
-    assert lines[-1] == "4 report(s): 1 bounced, 1 complained, 1 soft bounce(s), 0 already recorded"
+    assert "unsubscribed: fine@example.net (mailto: unsubscribe request)" in lines
+    assert lines[-1] == (
+        "5 message(s): 1 bounced, 1 complained, 1 unsubscribed by mail, 1 soft bounce(s), "
+        "0 already recorded"
+    )
     assert statuses(project) == {
         "hard@example.net": "bounced",
         "soft@example.net": "active",
         "complainer@example.net": "complained",
-        "fine@example.net": "active",
+        "fine@example.net": "unsubscribed",
     }
     # Read messages are not read again; an import never brings the bounced back.
     again = invoke(project, "bounces", "--maildir", str(tmp_path / "bounces"))
-    assert again.output.splitlines()[-1].startswith("0 report(s)")
+    assert again.output.splitlines()[-1].startswith("0 message(s)")
     invoke(project, "subscribers", "import", str(project / "people.csv"))
     assert statuses(project)["hard@example.net"] == "bounced"
     assert statuses(project)["complainer@example.net"] == "complained"

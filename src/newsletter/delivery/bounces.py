@@ -6,6 +6,9 @@ A hard (permanent) bounce makes the subscriber "bounced", a complaint "complaine
 is ever mailed again, and no import brings them back. A soft (temporary) bounce changes
 nothing and is recorded and reported. Applying a report twice changes nothing the second time,
 so a message read again after a crash does no harm.
+
+A plain message with the subject "unsubscribe" (what the ``mailto:`` entry of List-Unsubscribe
+sends) unsubscribes its sender.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.engine import Engine
 from newsletter.delivery import roster
 from newsletter.errors import DeliveryError
 
-Kind = Literal["hard", "soft", "complaint"]
+Kind = Literal["hard", "soft", "complaint", "unsubscribe"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,11 @@ class Finding:
 
 
 def classify(message: Message) -> list[Finding]:
-    """What one report says: a complaint (ARF), or hard and soft bounces (DSN and others)."""
+    """What one message says: a complaint (ARF), hard and soft bounces (DSN and others), or
+    a request to leave sent to the ``mailto:`` of List-Unsubscribe (subject "unsubscribe")."""
+    request = _unsubscribe_request(message)
+    if request is not None:
+        return request
     complaint = _arf(message)
     if complaint is not None:
         return complaint
@@ -74,6 +81,17 @@ def _dsn_statuses(message: Message) -> dict[str, str]:
             diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
             found[recipient.lower()] = f"DSN {status}" + (f" ({diagnostic})" if diagnostic else "")
     return found
+
+
+def _unsubscribe_request(message: Message) -> list[Finding] | None:
+    """The sender of a plain message whose subject is "unsubscribe", as a List-Unsubscribe
+    ``mailto:`` sends it; None for anything else (reports, automatic replies)."""
+    subject = " ".join(str(message.get("Subject", "")).split()).lower()
+    automatic = str(message.get("Auto-Submitted", "no")).lower() != "no"
+    if subject != "unsubscribe" or automatic or message.get_content_type() == "multipart/report":
+        return None
+    senders = [a for _, a in getaddresses(message.get_all("From", [])) if "@" in a]
+    return [Finding(senders[0], "unsubscribe", "mailto: unsubscribe request")] if senders else []
 
 
 def _text(address: bytes | str) -> str:
@@ -133,6 +151,7 @@ def _original_recipients(part: Message) -> list[str]:
 class BounceReport:
     bounced: list[Finding] = field(default_factory=list)  # marked bounced now
     complained: list[Finding] = field(default_factory=list)  # marked complained now
+    unsubscribed: list[Finding] = field(default_factory=list)  # mailto: requests
     soft: list[Finding] = field(default_factory=list)
     already: int = 0  # hard bounces or complaints already recorded
     unknown: list[Finding] = field(default_factory=list)  # not on this list
@@ -141,11 +160,13 @@ class BounceReport:
     def lines(self) -> list[str]:
         out = [f"hard bounce: {f.email}: marked bounced ({f.detail})" for f in self.bounced]
         out += [f"complaint: {f.email}: marked complained ({f.detail})" for f in self.complained]
+        out += [f"unsubscribed: {f.email} ({f.detail})" for f in self.unsubscribed]
         out += [f"soft bounce: {f.email}: still mailed ({f.detail})" for f in self.soft]
         out += [f"not on the list: {f.email} ({f.kind})" for f in self.unknown]
         out.append(
-            f"{self.messages} report(s): {len(self.bounced)} bounced, {len(self.complained)} "
-            f"complained, {len(self.soft)} soft bounce(s), {self.already} already recorded"
+            f"{self.messages} message(s): {len(self.bounced)} bounced, {len(self.complained)} "
+            f"complained, {len(self.unsubscribed)} unsubscribed by mail, {len(self.soft)} soft "
+            f"bounce(s), {self.already} already recorded"
         )
         return out
 
@@ -162,17 +183,20 @@ def apply(
             roster.note(engine, member.id, "soft-bounce", "bounces", finding.detail, now)
             report.soft.append(finding)
             continue
-        status: roster.Status = "bounced" if finding.kind == "hard" else "complained"
-        unless = ("complained",) if status == "bounced" else ()
+        outcomes: dict[str, tuple[roster.Status, tuple[str, ...], list[Finding]]] = {
+            "hard": ("bounced", ("complained",), report.bounced),
+            "complaint": ("complained", (), report.complained),
+            "unsubscribe": ("unsubscribed", ("bounced", "complained"), report.unsubscribed),
+        }
+        status, unless, found = outcomes[finding.kind]
+        how = "mailto" if finding.kind == "unsubscribe" else "bounces"
         changed = roster.set_status(
-            engine, member.id, status, how="bounces", now=now, detail=finding.detail, unless=unless
+            engine, member.id, status, how=how, now=now, detail=finding.detail, unless=unless
         )
-        if not changed:
-            report.already += 1
-        elif status == "bounced":
-            report.bounced.append(finding)
+        if changed:
+            found.append(finding)
         else:
-            report.complained.append(finding)
+            report.already += 1
 
 
 def maildir_messages(path: Path) -> Iterator[tuple[Message, str]]:
