@@ -273,3 +273,20 @@ def test_subscribers_commands_add_list_import_export_remove(project: Path) -> No
     exported = invoke(project, "subscribers", "export").output.splitlines()
     assert exported[0] == "email,name,sections,status,since,how"
     assert [line.split(",")[:3] for line in exported[1:]] == [["ana@example.org", "Ana", "us-plan"]]
+
+
+def test_a_renamed_newsletter_keeps_its_list_and_its_links(tmp_path: Path) -> None:
+    with state.connect(tmp_path / "state") as engine:
+        ref = roster.list_id(engine, "Old Briefing", NOW)
+        roster.add(engine, ref, address("ana@example.org"), "", None, how="operator",
+                   origin="operator", now=NOW)  # fmt: skip
+        ana = roster.by_email(engine, ref, "ana@example.org")
+        assert ana is not None
+        token = subscriber_token(SECRET.encode(), ref, ana.id)
+        warnings: list[str] = []
+        fresh = roster.list_id(engine, "New Briefing", NOW, warnings.append)
+        assert fresh != ref and "rename-list" in warnings[0]  # said, not silently empty
+        assert roster.rename_list(engine, "Old Briefing", "New Briefing") is None
+        assert roster.list_id(engine, "New Briefing", NOW) == ref
+        assert check_token(token, SECRET, roster.list_id(engine, "New Briefing", NOW)) == ana.id
+        assert roster.rename_list(engine, "Old Briefing", "New Briefing") is not None

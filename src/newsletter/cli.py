@@ -604,6 +604,28 @@ def subscribers_remove(config_path: Path, address: str) -> None:
     click.echo(f"{member.email}: " + ("removed" if changed else f"unchanged ({member.status})"))
 
 
+@subscribers.command("rename-list")
+@config_option
+@click.argument("old_name")
+def subscribers_rename_list(config_path: Path, old_name: str) -> None:
+    """After renaming the newsletter: give the list of OLD_NAME (its subscribers, who left,
+    the consent record) to the newsletter's current name. Links already sent keep working."""
+    from newsletter.delivery import roster
+    from newsletter.store import state
+
+    config = _load(config_path)
+    try:
+        with state.connect(config.state_dir, config.state.url) as engine:
+            problem = roster.rename_list(engine, old_name, config.newsletter.name)
+    except NewsletterError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"The list of {old_name!r} is now {config.newsletter.name!r}'s")
+
+
 @subscribers.command("list")
 @config_option
 @click.option(

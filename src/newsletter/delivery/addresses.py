@@ -5,9 +5,9 @@ address needs SMTPUTF8 at all (only a non-ASCII part before the @ does)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from email.headerregistry import Address as HeaderAddress
 from email.utils import formataddr
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 

@@ -80,24 +80,73 @@ def new_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def list_id(engine: Engine, newsletter: str, now: datetime) -> str:
-    """The stable id of ``newsletter``'s list, created on first use."""
+def list_id(
+    engine: Engine,
+    newsletter: str,
+    now: datetime,
+    warn: Callable[[str], None] | None = None,
+) -> str:
+    """The stable id of ``newsletter``'s list, created on first use. ``warn`` hears when a new
+    list is made while lists of other names exist: a renamed newsletter would start afresh
+    (``rename_list`` moves the old list to the new name)."""
     for _ in range(3):
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             found = conn.execute(
                 sa.select(mailing_lists.c.id).where(mailing_lists.c.newsletter == newsletter)
             ).scalar()
-            if found is not None:
-                return str(found)
-            try:
-                made = uuid.uuid4().hex
+            others = list(
+                conn.execute(
+                    sa.select(mailing_lists.c.newsletter).where(
+                        mailing_lists.c.newsletter != newsletter
+                    )
+                ).scalars()
+            )
+        if found is not None:
+            return str(found)
+        made = uuid.uuid4().hex
+        try:
+            with engine.begin() as conn:
                 conn.execute(
                     mailing_lists.insert().values(id=made, newsletter=newsletter, created_at=now)
                 )
-                return made
-            except sa.exc.IntegrityError:
-                pass  # another process made it at the same moment: read it again
-    raise RuntimeError(f"cannot create the list of {newsletter!r}")
+        except sa.exc.IntegrityError:
+            continue  # another process made it at the same moment: read it again
+        if others and warn is not None:
+            warn(
+                f"a new, empty subscriber list was made for {newsletter!r}; the database also "
+                f"has lists for {', '.join(repr(o) for o in others)}. If you renamed the "
+                "newsletter, run 'newsletter subscribers rename-list \"OLD NAME\"' to keep its "
+                "subscribers (and who left)"
+            )
+        return made
+    raise SubscribersError(f"cannot create the subscriber list of {newsletter!r}")
+
+
+def rename_list(engine: Engine, old: str, new: str) -> str | None:
+    """Give the list of ``old`` to ``new`` (the newsletter was renamed); links keep working,
+    since tokens are bound to the list's id. None when done, else why not."""
+    with engine.begin() as conn:
+        lists = {
+            row.newsletter: row.id
+            for row in conn.execute(
+                sa.select(mailing_lists).where(mailing_lists.c.newsletter.in_([old, new]))
+            )
+        }
+        if old not in lists:
+            return f"there is no list for {old!r}"
+        if new in lists:
+            used = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(subscribers)
+                .where(subscribers.c.list_id == lists[new])
+            ).scalar_one()
+            if used:
+                return f"{new!r} already has a list with {used} subscriber(s); nothing was changed"
+            conn.execute(mailing_lists.delete().where(mailing_lists.c.id == lists[new]))
+        conn.execute(
+            mailing_lists.update().where(mailing_lists.c.id == lists[old]).values(newsletter=new)
+        )
+    return None
 
 
 def _sections_text(sections: frozenset[str] | None) -> str | None:
@@ -629,7 +678,7 @@ def sending_list(
     """The list's id and its active subscribers, after bringing in the ``[delivery]
     subscribers`` CSV when it exists (``sync``): new lines are added, lines gone are
     "removed", and an address that left is never made active again by it."""
-    list_ref = list_id(engine, config.newsletter.name, now)
+    list_ref = list_id(engine, config.newsletter.name, now, warn)
     path = config.subscribers_file
     if sync and path.exists():
         known = [s.id for s in config.sections]
