@@ -22,6 +22,7 @@ from emailkit import build_issue, new_project
 from newsletter.config import load_config
 from newsletter.delivery import roster
 from newsletter.delivery.send import deliver_issue
+from newsletter.delivery.unsubscribe import make_token
 from newsletter.pipeline import run as build
 from newsletter.store import state
 from smtp_server import SmtpServer, free_port
@@ -212,6 +213,11 @@ def test_one_click_forged_tokens_enumeration_rate_limit_csrf_and_archive(
             answer = httpx.post(one_click, data={"List-Unsubscribe": "One-Click"}, timeout=10)
             assert answer.status_code == 200
             assert service.status("leaver@example.org") == "unsubscribed"
+
+        # A link of the first form (made for a [brand] unsubscribe_url page) still resolves.
+        old = make_token(SECRET.encode(), config.newsletter.name, "known@example.org")
+        shown = client.get(f"{base}/unsubscribe", params={"token": old})
+        assert shown.status_code == 200 and "known@example.org will get no more" in shown.text
 
         # The same answer, byte for byte, for a subscriber and a stranger.
         known = _signup(client, base, "known@example.org")

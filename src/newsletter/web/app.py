@@ -524,7 +524,7 @@ def create_app(
     password = smtp_password(config, env, lambda line: log.warning(line))
     engine = state.open_engine(config.state_dir, config.state.url)
     try:
-        list_ref = roster.list_id(engine, config.newsletter.name, clock())
+        list_ref = roster.list_id(engine, config.newsletter.name, clock(), log.warning)
     except BaseException:
         engine.dispose()
         raise
