@@ -158,7 +158,17 @@ class Service:
         return host
 
 
-_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The service's own pages: not cached (they carry tokens), no Referer leaking a token to a
+# linked site, no framing (clickjacking an unsubscribe button), forms post only to us.
+_PRIVATE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
 
 
 def _sections(config: Config, chosen: list[str]) -> frozenset[str] | None:
