@@ -30,8 +30,7 @@ from newsletter.config import Config
 from newsletter.delivery.addresses import Address, parse_address
 from newsletter.delivery.subscribers import Subscriber, read_subscribers
 from newsletter.errors import SubscribersError
-from newsletter.store.state import as_utc
-from newsletter.store.subscribers import (
+from newsletter.store.tables import (
     consent_events,
     mailing_lists,
     signup_limits,
@@ -165,7 +164,7 @@ def _member(row: Any) -> Member:
         name=row.name,
         sections=_sections(row.sections),
         status=row.status,
-        status_at=as_utc(row.status_at),
+        status_at=row.status_at,
         status_how=row.status_how,
         origin=row.origin,
     )
@@ -208,7 +207,7 @@ def events(engine: Engine, subscriber_id: str) -> list[Event]:
             .where(consent_events.c.subscriber_id == subscriber_id)
             .order_by(consent_events.c.id)
         )
-        return [Event(as_utc(r.at), r.event, r.how, r.detail) for r in rows]
+        return [Event(r.at, r.event, r.how, r.detail) for r in rows]
 
 
 def _record(
