@@ -256,17 +256,18 @@ def test_a_batch_revision_rebuilds_a_referenced_table_with_its_rows(
     engine.dispose()
     scripts = tmp_path / "migrations"
     shutil.copytree(schema.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0007_subject.py").write_text(
+    head, after_head = schema.HEAD, f"{int(schema.HEAD) + 1:04d}"  # the next revision
+    (scripts / "versions" / f"{after_head}_subject.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        'revision = "0007"\ndown_revision = "0006"\n\n\n'
+        f'revision = "{after_head}"\ndown_revision = "{head}"\n\n\n'
         "def upgrade():\n"
         '    with op.batch_alter_table("issues", recreate="always") as batch:\n'
         '        batch.alter_column("subject", existing_type=sa.Text(), type_=sa.String(900))\n'
     )
     monkeypatch.setattr(schema, "MIGRATIONS", scripts)
-    monkeypatch.setattr(schema, "HEAD", "0007")
+    monkeypatch.setattr(schema, "HEAD", after_head)
     where, before, after = state.upgrade_database(tmp_path / "state")
-    assert (before.revision, after.revision) == ("0006", "0007")
+    assert (before.revision, after.revision) == (head, after_head)
     engine = sa.create_engine(f"sqlite:///{where}")
     with engine.connect() as conn:
         kept = conn.execute(sa.text("SELECT article_id FROM issue_articles ORDER BY 1"))

@@ -330,6 +330,22 @@ class SmtpSettings(_Model):
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
+class WebSettings(_Model):
+    """``[web]``: the subscribers' web service (``newsletter serve``); see docs/web.md."""
+
+    # The public address of the service (behind the reverse proxy), e.g. https://news.example.org.
+    # Set, it is where every message's List-Unsubscribe and preferences links point.
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] | None = None
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Sign-ups answered per hour before 429: per client address, and per email address.
+    signups_per_client: Annotated[int, Field(ge=1, le=100_000)] = 10
+    signups_per_address: Annotated[int, Field(ge=1, le=1000)] = 3
+    confirm_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48  # a confirmation link's life
+    # Client addresses of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+
+
 class Config(_Model):
     newsletter: NewsletterSettings
     sources: SourcesSettings = SourcesSettings()
@@ -346,6 +362,7 @@ class Config(_Model):
     scheduler: SchedulerSettings = SchedulerSettings()
     delivery: DeliverySettings = DeliverySettings()
     smtp: SmtpSettings = SmtpSettings()
+    web: WebSettings = WebSettings()
     # Where the config file lives: every relative path in it is relative to this folder.
     root: Path = Field(default=Path("."), exclude=True)
 

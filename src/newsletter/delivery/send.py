@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -38,8 +38,10 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.delivery import ledger
+from newsletter.delivery.addresses import to_header, wire_address
 from newsletter.delivery.dkim import Signer, load_signer
-from newsletter.delivery.subscribers import Subscriber, read_subscribers
+from newsletter.delivery.roster import sending_list
+from newsletter.delivery.subscribers import Subscriber
 from newsletter.delivery.transport import (
     FatalFailure,
     PermanentFailure,
@@ -47,9 +49,15 @@ from newsletter.delivery.transport import (
     TemporaryFailure,
     Transport,
 )
-from newsletter.delivery.unsubscribe import base_url, make_token, secret_from_env, unsubscribe_link
+from newsletter.delivery.unsubscribe import (
+    base_url,
+    make_token,
+    secret_from_env,
+    subscriber_token,
+    unsubscribe_link,
+)
 from newsletter.email.message import build_message, message_bytes
-from newsletter.email.render import Templates, load_templates, render_issue
+from newsletter.email.render import Reader, Templates, load_templates, render_issue
 from newsletter.errors import DeliveryError, NewsletterError, Warn
 from newsletter.model import Issue, issue_from_json
 from newsletter.store import state
@@ -148,35 +156,36 @@ def deliver_issue(
     """
     env = os.environ if environ is None else environ
     secret = secret_from_env(config, env)
-    link_base = base_url(config)
+    link_base = config.web.base_url or base_url(config)
     issue = load_issue(issue_folder)
     templates = load_templates(config.templates_dir)
-    known = [s.id for s in config.sections]
-    subscribers = read_subscribers(config.subscribers_file, known, warn)
-    if only is not None:
-        wanted = set(only)
-        subscribers = [s for s in subscribers if s.key in wanted]
     if issue.newsletter != config.newsletter.name:
         warn(
             f"{issue_folder}: issue.json is for {issue.newsletter!r}, the config for "
             f"{config.newsletter.name!r}; sending it as {config.newsletter.name!r}"
         )
-    job = _Job(
-        config,
-        issue,
-        issue_folder,
-        templates,
-        secret,
-        link_base,
-        now,
-        pacing,
-        pacing.monotonic(),
-        load_signer(config),
-    )
-    if dry_run:
-        return _dry_run(job, subscribers)
-    password = _password(config, env, warn)
+    password = None if dry_run else _password(config, env, warn)
     with state.connect(config.state_dir, config.state.url) as engine:
+        # A batch of a distributed send (``only``) reads the list its planner already synced.
+        list_ref, subscribers = sending_list(config, engine, warn, now, sync=only is None)
+        if only is not None:
+            wanted = set(only)
+            subscribers = [s for s in subscribers if s.key in wanted]
+        job = _Job(
+            config,
+            issue,
+            issue_folder,
+            templates,
+            secret,
+            link_base,
+            now,
+            pacing,
+            pacing.monotonic(),
+            list_ref,
+            load_signer(config),
+        )
+        if dry_run:
+            return _dry_run(job, subscribers)
         return _send_all(job, subscribers, engine, transport(config, password), retry_refused)
 
 
@@ -224,6 +233,11 @@ def load_issue(folder: Path) -> Issue:
         raise DeliveryError(f"{folder / 'issue.json'}: does not follow the contract: {e}") from e
 
 
+def smtp_password(config: Config, env: Mapping[str, str], warn: Warn) -> str | None:
+    """The SMTP password from ``[smtp] password_env`` when ``[smtp] user`` is set."""
+    return _password(config, env, warn)
+
+
 def _password(config: Config, env: Mapping[str, str], warn: Warn) -> str | None:
     smtp = config.smtp
     if not smtp.user:
@@ -253,6 +267,7 @@ class _Job:
     started: datetime
     pacing: Pacing
     t0: float
+    list_ref: str  # the list's stable id: opaque tokens are bound to it
     signer: Signer | None = None
 
     def at(self) -> datetime:
@@ -273,22 +288,51 @@ def message_id(config: Config, secret: bytes, number: int, email: str) -> str:
     return f"<issue-{number}.{digest}.{config.newsletter.folder_slug}@{domain}>"
 
 
+@dataclass(frozen=True)
+class Links:
+    unsubscribe: str  # List-Unsubscribe's first entry and the footer's link
+    preferences: str | None
+    also: tuple[str, ...]  # more List-Unsubscribe entries (the mailto:)
+
+
+def personal_links(
+    config: Config, secret: bytes, list_ref: str, subscriber: Subscriber, link_base: str
+) -> Links:
+    """With ``[web] base_url``: the service's one-click and preferences pages, with an
+    opaque token, and the sender's mailto: as a second List-Unsubscribe entry. Without it:
+    ``[brand] unsubscribe_url`` with the first (v1) token, as before."""
+    web = config.web.base_url
+    if web and subscriber.id is not None:
+        token = subscriber_token(secret, list_ref, subscriber.id)
+        base = web.rstrip("/")
+        mailto = f"mailto:{parseaddr(config.newsletter.sender)[1]}?subject=unsubscribe"
+        return Links(f"{base}/u/{token}", f"{base}/p/{token}", (mailto,))
+    token = make_token(secret, config.newsletter.name, subscriber.email)
+    return Links(unsubscribe_link(link_base, token), None, ())
+
+
 def personal_message(job: _Job, subscriber: Subscriber, msg_id: str, sent_at: datetime) -> bytes:
     config = job.config
-    token = make_token(job.secret, config.newsletter.name, subscriber.email)
-    link = unsubscribe_link(job.link_base, token)
+    links = personal_links(config, job.secret, job.list_ref, subscriber, job.link_base)
+    address = wire_address(subscriber.email)
+    reader = Reader(subscriber.email, preferences_url=links.preferences)
     rendered = render_issue(
-        personal_issue(job.issue, subscriber), config, job.templates, unsubscribe_url=link
+        personal_issue(job.issue, subscriber),
+        config,
+        job.templates,
+        unsubscribe_url=links.unsubscribe,
+        reader=reader,
     )
     message = build_message(
         rendered,
         config,
         sent_at=sent_at,
-        to=formataddr((subscriber.name, subscriber.email)),
-        unsubscribe_url=link,
+        to=to_header(subscriber.name, address),
+        unsubscribe_url=links.unsubscribe,
         message_id=msg_id,
+        also_unsubscribe=links.also,
     )
-    data = message_bytes(message)
+    data = message_bytes(message, utf8=address.smtputf8)
     return job.signer.sign(data) if job.signer else data
 
 

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.delivery.addresses import Address, parse_address
 from newsletter.errors import SubscribersError, Warn
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -26,6 +27,7 @@ class Subscriber:
     email: str
     name: str
     sections: frozenset[str] | None  # None: every section
+    id: str | None = None  # the opaque id in the state database (what links carry)
 
     @property
     def key(self) -> str:
@@ -45,7 +47,9 @@ def address_problem(email: str) -> str | None:
     local, domain = email.split("@")
     if len(email) > 254 or len(local) > 64:
         return f"{email!r} is too long for an email address"
-    if not _LOCAL.match(local):
+    if not _LOCAL.match(local) and (
+        local.isascii() or not isinstance(parse_address(email), Address)
+    ):
         return f"{email!r}: the part before @ is not valid"
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
@@ -54,7 +58,8 @@ def address_problem(email: str) -> str | None:
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         return f"{email!r}: the domain is not valid (expected e.g. name@example.org)"
-    return None
+    parsed = parse_address(email)
+    return parsed if isinstance(parsed, str) else None
 
 
 def read_subscribers(path: Path, known_sections: Collection[str], warn: Warn) -> list[Subscriber]:

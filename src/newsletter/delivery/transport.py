@@ -15,6 +15,7 @@ import ssl
 from typing import Literal, Protocol
 
 from newsletter.config import SmtpSettings
+from newsletter.delivery.addresses import wire_address
 from newsletter.errors import DeliveryError
 
 
@@ -56,10 +57,23 @@ class SmtpTransport:
         return f"{self.settings.host}:{self.settings.effective_port}"
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """An internationalized recipient goes with its domain in IDNA; one whose part
+        before the @ is not ASCII needs SMTPUTF8, and a server without it refuses that
+        recipient alone (PermanentFailure)."""
+        to, source = wire_address(recipient), wire_address(sender)
+        options = ["SMTPUTF8"] if to.smtputf8 or source.smtputf8 else []
         try:
-            self._connection().sendmail(sender, [recipient], data)
+            connection = self._connection()
+            if options and not connection.has_extn("smtputf8"):
+                raise PermanentFailure(
+                    f"{self.where} does not offer SMTPUTF8, which {recipient} needs "
+                    "(its part before the @ is not ASCII)"
+                )
+            connection.sendmail(source.wire, [to.wire], data, mail_options=options)
+        except UnicodeError as e:
+            raise PermanentFailure(f"{recipient}: cannot be written on the wire: {e}") from e
         except smtplib.SMTPRecipientsRefused as e:
-            code, message = e.recipients.get(recipient, (550, b"recipient refused"))
+            code, message = e.recipients.get(to.wire, (550, b"recipient refused"))
             self._classified(code, message, "recipient refused")
         except smtplib.SMTPSenderRefused as e:
             if 400 <= e.smtp_code < 500:

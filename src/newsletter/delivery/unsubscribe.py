@@ -1,9 +1,17 @@
-"""Unsubscribe tokens: an HMAC-SHA256 signature that a subscriber's link is genuine.
+"""Subscriber tokens: an HMAC-SHA256 signature that a subscriber's link is genuine.
 
-A token is ``v1.<address>.<signature>``, both parts unpadded base64url, so the page behind
-``[brand] unsubscribe_url`` can tell who asked to leave without a database lookup, and nobody
-can forge a link for someone else's address without the secret. The secret comes only from the
-environment (``[delivery] secret_env``), never from newsletter.toml.
+Two forms, both accepted for good:
+
+- ``s2.<subscriber id>.<signature>`` (with ``[web] base_url``): the opaque id of the
+  subscriber's row and an HMAC over it and the list's stable id. It reveals no address, and
+  renaming the newsletter breaks no link. Checking it needs the database (``check_token``).
+- ``v1.<address>.<signature>`` (the first form, still made for a ``[brand] unsubscribe_url``
+  page of the operator's own): the address in base64url and an HMAC over it and the
+  newsletter's name; ``verify_token`` checks it without a database.
+
+Confirmation links for sign-ups are itsdangerous timed signatures (``confirm_token``): they
+expire. The secret comes only from the environment (``[delivery] secret_env``), never from
+newsletter.toml.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
+from typing import Literal
 from urllib.parse import quote, urlsplit
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from newsletter.config import Config
 from newsletter.errors import DeliveryError
@@ -42,8 +53,12 @@ def make_token(secret: bytes, newsletter: str, email: str) -> str:
     return f"{_VERSION}.{_b64(email.lower().encode())}.{_b64(signature)}"
 
 
-def verify_token(token: str, secret: bytes, newsletter: str) -> str | None:
-    """The address a genuine token was made for, or None; the signature compare is constant-time."""
+def verify_token(token: str, secret: bytes | str, newsletter: str) -> str | None:
+    """The address a genuine v1 token was made for, or None (constant-time compare).
+
+    ``secret`` may be given as the environment holds it (``str``) or as bytes."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
     version, _, rest = token.partition(".")
     address_part, _, signature_part = rest.partition(".")
     if version != _VERSION or not address_part or not signature_part:
@@ -53,8 +68,75 @@ def verify_token(token: str, secret: bytes, newsletter: str) -> str | None:
         signature = _unb64(signature_part)
     except (binascii.Error, ValueError):
         return None
+    if "\0" in email:
+        return None
     expected = _signature(secret, newsletter, email)
     return email if hmac.compare_digest(expected, signature) else None
+
+
+_OPAQUE = "s2"
+
+
+def _opaque_signature(secret: bytes, list_id: str, subscriber_id: str) -> bytes:
+    message = f"{_OPAQUE}\0{list_id}\0{subscriber_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()[:16]
+
+
+def subscriber_token(secret: bytes, list_id: str, subscriber_id: str) -> str:
+    """The opaque token of a subscriber of the list ``list_id``."""
+    return f"{_OPAQUE}.{subscriber_id}.{_b64(_opaque_signature(secret, list_id, subscriber_id))}"
+
+
+def token_subscriber(token: str) -> str | None:
+    """The subscriber id an opaque token names (not yet checked: see ``check_token``)."""
+    version, _, rest = token.partition(".")
+    subscriber_id, _, signature = rest.partition(".")
+    if version != _OPAQUE or not subscriber_id or not signature or len(token) > 200:
+        return None
+    return subscriber_id
+
+
+def check_token(token: str, secret: bytes | str, list_id: str) -> str | None:
+    """The subscriber id of a genuine opaque token of the list ``list_id``, or None."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    subscriber_id = token_subscriber(token)
+    if subscriber_id is None:
+        return None
+    try:
+        signature = _unb64(token.rsplit(".", 1)[1])
+    except (binascii.Error, ValueError):
+        return None
+    expected = _opaque_signature(secret, list_id, subscriber_id)
+    return subscriber_id if hmac.compare_digest(expected, signature) else None
+
+
+def _confirm_serializer(secret: bytes, list_id: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"newsletter-confirm:{list_id}")
+
+
+def confirm_token(secret: bytes, list_id: str, subscriber_id: str, nonce: str) -> str:
+    """A sign-up's confirmation token: signed, timestamped, good for one nonce."""
+    return str(_confirm_serializer(secret, list_id).dumps([subscriber_id, nonce]))
+
+
+def check_confirm_token(
+    token: str, secret: bytes, list_id: str, max_age: int
+) -> tuple[str, str] | Literal["expired", "invalid"]:
+    """(subscriber id, nonce) of a genuine confirmation token younger than ``max_age`` s."""
+    try:
+        data = _confirm_serializer(secret, list_id).loads(token, max_age=max_age)
+    except SignatureExpired:
+        return "expired"
+    except BadData:
+        return "invalid"
+    if (
+        not isinstance(data, list)
+        or len(data) != 2
+        or not all(isinstance(part, str) for part in data)
+    ):
+        return "invalid"
+    return data[0], data[1]
 
 
 def unsubscribe_link(base: str, token: str) -> str:

@@ -72,12 +72,15 @@ def stored_articles(
 def subscriber_keys(config: Config) -> list[str]:
     """Every subscriber's key (lowercased address), in the list's order."""
     import logging
+    from datetime import UTC, datetime
 
-    from newsletter.delivery.subscribers import read_subscribers
+    from newsletter.delivery.roster import sending_list
+    from newsletter.store import state
 
     warn = logging.getLogger("newsletter.worker").warning
-    known = [s.id for s in config.sections]
-    return [s.key for s in read_subscribers(config.subscribers_file, known, warn)]
+    with state.connect(config.state_dir, config.state.url) as engine:
+        _, active = sending_list(config, engine, warn, datetime.now(UTC))
+    return [s.key for s in active]
 
 
 def send_some(config: Config, number: int, emails: Sequence[str], now: datetime) -> BatchOutcome:

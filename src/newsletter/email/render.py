@@ -60,6 +60,16 @@ class RenderedIssue:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Whom a rendering is for: the footer names ``email`` and links to ``preferences_url``.
+    ``email=None`` is the web version: no personal link at all, ``subscribe_url`` instead."""
+
+    email: str | None
+    preferences_url: str | None = None
+    subscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Templates:
     html: SandboxedEnvironment
     text: SandboxedEnvironment
@@ -128,6 +138,7 @@ def context(
     config: Config,
     unsubscribe_url: str | None = None,
     omitted: dict[str, int] | None = None,
+    reader: Reader | None = None,
 ) -> dict[str, Any]:
     """What every template sees: issue.json's data, plus the brand and display helpers.
 
@@ -151,6 +162,10 @@ def context(
         "brand": config.brand.model_dump(),
         "preheader": preheader(issue),
         "unsubscribe_url": unsubscribe_url or default_unsubscribe_url(config),
+        # The reader's own address (the issue's To: for the outbox copy; None on the web).
+        "subscriber_email": (reader or Reader(config.newsletter.recipient)).email,
+        "preferences_url": reader.preferences_url if reader else None,
+        "subscribe_url": reader.subscribe_url if reader else None,
     }
 
 
@@ -211,11 +226,12 @@ def render_issue(
     unsubscribe_url: str | None = None,
     *,
     max_bytes: int = MAX_HTML_BYTES,
+    reader: Reader | None = None,
 ) -> RenderedIssue:
     """Render the whole issue; if its HTML is over ``max_bytes`` (Gmail clips past ~102 KB),
     leave out the lowest-scoring items of the longest sections, say so in those sections,
     and render again. The plain-text part always carries the whole issue."""
-    full = context(issue, config, unsubscribe_url)
+    full = context(issue, config, unsubscribe_url, reader=reader)
     text = _render(templates.text, TEXT_TEMPLATE, full)
     shown, omitted = issue, dict[str, int]()
     mjml, html = compile_html(templates, full)
@@ -230,7 +246,9 @@ def render_issue(
         shown = trimmed
         for section_id, count in dropped.items():
             omitted[section_id] = omitted.get(section_id, 0) + count
-        mjml, html = compile_html(templates, context(shown, config, unsubscribe_url, omitted))
+        mjml, html = compile_html(
+            templates, context(shown, config, unsubscribe_url, omitted, reader)
+        )
         previous, size = size, len(html.encode("utf-8"))
         ratio = max((previous - size) / weight, 0.1)
     unsafe = unsafe_html(html)

@@ -207,3 +207,58 @@ slot_fetches = sa.Table(
     sa.PrimaryKeyConstraint("run_id", "feed_url"),
     sa.Index("ix_slot_fetches_pending", "run_id", "status"),
 )
+
+
+# Subscribers (issue 13; queries in delivery/roster.py): one list per newsletter with a stable
+# random id (tokens are bound to it, not to the name), its subscribers (an opaque id, the
+# address and its lowercased key, name, sections as a JSON list or NULL for all, status and
+# when and how it was reached, the pending confirmation's nonce), every status change in
+# consent_events, and the sign-up rate-limit windows (in the database: several `serve`
+# processes share them).
+mailing_lists = sa.Table(
+    "mailing_lists",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("newsletter", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("list_id", sa.String(36), sa.ForeignKey("mailing_lists.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False),
+    sa.Column("name", sa.Text, nullable=False, default=""),
+    sa.Column("sections", sa.Text),  # JSON list of section ids; NULL: every section
+    # pending, active, unsubscribed, bounced, complained, removed (by the operator)
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_at", UTCDateTime(), nullable=False),
+    sa.Column("status_how", sa.String(40), nullable=False),
+    sa.Column("origin", sa.String(400), nullable=False),  # signup, operator, csv:<path>
+    sa.Column("prefs_by", sa.String(20), nullable=False),  # who last chose name/sections
+    sa.Column("confirm_nonce", sa.String(64)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("list_id", "email_key", name="uq_subscriber_address"),
+)
+
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", sa.String(40), sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("event", sa.String(30), nullable=False),  # a status, or soft-bounce
+    sa.Column("how", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_consent_subscriber", "subscriber_id"),
+)
+
+signup_limits = sa.Table(
+    "signup_limits",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("window", sa.Integer, primary_key=True),  # hours since the epoch
+    sa.Column("count", sa.Integer, nullable=False),
+)

@@ -1,1 +1,1 @@
-"""Web: the HTTP services (the live preview for editors)."""
+"""Web: the HTTP services (the live preview for editors; the subscribers' service)."""
