@@ -22,7 +22,7 @@ try:
     cli.main(sys.argv[1:], prog_name="newsletter")
 except SystemExit:
     pass
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)), file=sys.stderr)
 """
 
 

@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from html.parser import HTMLParser
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax import SAXParseException
@@ -334,38 +334,24 @@ def _title_from(text: str) -> str:
     return " ".join(words[:_TITLE_WORDS]) + (" ..." if len(words) > _TITLE_WORDS else "")
 
 
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+_ANY_TAG = re.compile(r"<[^>]*>")
 
 
 def plain_text(html: str) -> str:
     """Untrusted HTML -> plain text: nh3 removes everything but block tags (script and style
-    with their content, images, attributes); the block tags only become line breaks."""
+    with their content, images, attributes, comments); the block tags only become line breaks.
+    nh3's output is well-formed and escapes every ``<`` of the text, so each ``<...>`` left in
+    it is one of those tags; entities are then decoded as an HTML parser would."""
     if not html:
         return ""
     if "<" not in html and "&" not in html:
         return "\n".join(" ".join(line.split()) for line in html.splitlines() if line.strip())
     clean = nh3.clean(_shallow(html), tags=_BLOCK_TAGS, attributes={}, strip_comments=True)
-    collector = _TextCollector()
-    collector.feed(clean)
-    collector.close()
+    text = unescape(_ANY_TAG.sub("\n", clean))
     # Markup that was escaped in the feed ("&lt;script&gt;") is text now; it is no news.
     # Removing one can join the text around it into another ("<!--<b>-->"): then the "<" of
     # what is left goes too. Two linear passes.
-    text = _OPENER_IN_TEXT.sub("", _TAG_IN_TEXT.sub("", "".join(collector.parts)))
+    text = _OPENER_IN_TEXT.sub("", _TAG_IN_TEXT.sub("", text))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
