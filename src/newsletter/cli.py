@@ -80,7 +80,7 @@ def _globals_first(args: list[str]) -> list[str]:
         if arg == "--":
             rest += args[i:]
             break
-        if arg in _GLOBAL_FLAGS or arg.split("=", 1)[0] in _GLOBAL_VALUED and "=" in arg:
+        if arg in _GLOBAL_FLAGS or ("=" in arg and arg.split("=", 1)[0] in _GLOBAL_VALUED):
             front.append(arg)
         elif arg in _GLOBAL_VALUED and i + 1 < len(args):
             front += args[i : i + 2]

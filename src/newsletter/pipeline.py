@@ -315,7 +315,9 @@ def _why_nothing(config: Config, engine: Engine, except_slot: str) -> str:
         return "nothing new since the last issue: every article was already published"
     age = config.fetch.max_age_days
     limit = f"entries older than [fetch] max_age_days = {age} are left out, " if age else ""
-    return f"the sources brought no article ({limit}failed feeds bring none); see `newsletter feeds`"
+    return (
+        f"the sources brought no article ({limit}failed feeds bring none); see `newsletter feeds`"
+    )
 
 
 def _folder_name(config: Config, slot: datetime, record: state.IssueRecord) -> str:
