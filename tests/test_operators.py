@@ -22,7 +22,7 @@ def _folders(project: Path) -> list[Path]:
 
 
 def _published(project: Path) -> int:
-    db = project / "state" / "state.db"
+    db = project / ".newsletter" / "state.db"
     if not db.exists():
         return 0
     with sqlite3.connect(db) as conn:
@@ -72,3 +72,16 @@ def test_preview_port_out_of_range_is_one_line(project: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: --port 80000") and "Traceback" not in result.stderr
+
+
+def test_an_empty_state_database_is_refused_not_reinitialised(project: Path) -> None:
+    db = project / ".newsletter" / "state.db"
+    db.parent.mkdir()
+    db.touch()
+    result = run_cli("run", cwd=project)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "state.db" in line and "empty" in line
+    assert "Error" not in line.split(":")[0]
+    assert db.stat().st_size == 0
+    assert _folders(project) == []

@@ -19,7 +19,7 @@ import click
 
 from newsletter import __version__
 from newsletter.config import CONFIG_NAME, Config, load_config
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, NewsletterError, StateError
 from newsletter.logs import LogFormat, configure, progress
 from newsletter.pipeline import Checkpoint
 from newsletter.schedule.runner import PAUSE_ENV, chain, execute, pause_at
@@ -188,6 +188,9 @@ def run(
                 allow_empty=allow_empty,
                 checkpoint=chain(advance, _test_pause()),
             )
+    except StateError as e:  # the database could not be opened: nothing was logged yet
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
     except NewsletterError:
         sys.exit(EXIT_FAILED)  # execute logged the one-line reason
     except KeyboardInterrupt:

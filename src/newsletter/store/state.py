@@ -209,6 +209,7 @@ def open_engine(state_dir: Path, url: str | None = None) -> Engine:
         except OSError as e:
             raise StateError(f"{state_dir}: cannot create the state folder: {e.strerror}") from e
     target = state_url(state_dir, url)
+    _refuse_empty_sqlite(target)
     engine = sa.create_engine(target, future=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -219,6 +220,20 @@ def open_engine(state_dir: Path, url: str | None = None) -> Engine:
         engine.dispose()
         raise StateError(f"{_redacted(target)}: cannot open the state database: {e}") from e
     return engine
+
+
+def _refuse_empty_sqlite(target: str) -> None:
+    """An existing zero-length SQLite file is a lost database, not a new one: re-initialising
+    it would restart issue numbers at #1 and forget what was published and delivered."""
+    parsed = sa.engine.make_url(target)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    path = Path(parsed.database)
+    if path.is_file() and path.stat().st_size == 0:
+        raise StateError(
+            f"{path}: the state database is an empty file, so its history is lost; "
+            "restore it from a backup, or delete it to start again at issue #1"
+        )
 
 
 def _redacted(url: str) -> str:
