@@ -94,7 +94,7 @@ def _vocabulary() -> tuple[list[str], list[str]]:
     return on, off
 
 
-def corpus(feeds: int, entries: int, seed: int = 1) -> list[bytes]:
+def corpus(feeds: int, entries: int, seed: int = 1, on_topic: float = ON_TOPIC) -> list[bytes]:
     """One RSS document per feed; deterministic for a given size. About ON_TOPIC of the
     stories recombine the dev set's on-topic sentences (so outlets overlap, as on a real news
     day); the rest are unrelated news (random sentences over the off-topic articles' words,
@@ -106,7 +106,7 @@ def corpus(feeds: int, entries: int, seed: int = 1) -> list[bytes]:
     on, off = _vocabulary()
     pool: list[tuple[str, str]] = []
     for _ in range(feeds * entries):
-        if rng.random() < ON_TOPIC:
+        if rng.random() < on_topic:
             text = rng.choice(on)
         else:
             sentences = [
@@ -338,10 +338,11 @@ def bench(
     concurrency: int | None,
     runs: int,
     peer: str | None = None,
+    on_topic: float = ON_TOPIC,
 ) -> dict[str, Any]:
     """Serve a corpus of ``feeds`` x ``entries`` and measure it ``runs`` times (and the peer,
     if one is given, right after each of our runs, on the same server)."""
-    bodies = corpus(feeds, entries)
+    bodies = corpus(feeds, entries, on_topic=on_topic)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "feeds").mkdir()
@@ -547,6 +548,12 @@ def main() -> None:
     parser.add_argument(
         "--peer-venv", type=Path, help="the peer's virtual environment (default: a cache folder)"
     )
+    parser.add_argument(
+        "--on-topic",
+        type=float,
+        default=ON_TOPIC,
+        help="share of on-topic stories (a tiny corpus needs more to make an issue)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "LATENCY"), help=argparse.SUPPRESS)
     parser.add_argument("--measure", metavar="CONFIG", help=argparse.SUPPRESS)
@@ -558,7 +565,9 @@ def main() -> None:
         print(json.dumps(measure(Path(args.measure))))
         return
     peer = reader_python(args.peer_venv) if args.peer == "reader" else None
-    main_figures = bench(args.feeds, args.entries, args.latency, args.concurrency, args.runs, peer)
+    main_figures = bench(
+        args.feeds, args.entries, args.latency, args.concurrency, args.runs, peer, args.on_topic
+    )
     scale = None
     if args.scale:
         scale = {}

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_whole_run_benchmark_runs_at_a_tiny_size() -> None:
-    tiny = ["--feeds", "16", "--entries", "3", "--latency", "0", "--json"]
+    tiny = ["--feeds", "16", "--entries", "3", "--latency", "0", "--on-topic", "0.5", "--json"]
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), *tiny],
         capture_output=True,

@@ -64,9 +64,8 @@ def test_state_database_and_dry_run_messages_are_private(project: Path) -> None:
 
 def test_a_readable_state_database_left_by_an_older_version_is_tightened(project: Path) -> None:
     state = project / ".newsletter"
-    state.mkdir()
-    (state / "state.db").touch(mode=0o644)
-    os.chmod(state / "state.db", 0o644)
+    assert run_cli("db", "upgrade", cwd=project).returncode == 0
+    os.chmod(state / "state.db", 0o644)  # as a version before 0600 left it
     assert run_cli("run", cwd=project).returncode == 0
     assert mode(state / "state.db") == 0o600
 

@@ -75,6 +75,42 @@ config_option = click.option(
 )
 
 
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+_GLOBAL_VALUED = ("--log-format", "--log-level")
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """The global options moved before the subcommand, so `newsletter run -q` works too."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in _GLOBAL_FLAGS or ("=" in arg and arg.split("=", 1)[0] in _GLOBAL_VALUED):
+            front.append(arg)
+        elif arg in _GLOBAL_VALUED and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+class _Main(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _globals_first(args))
+
+
+def quiet() -> bool:
+    """True under -q: a successful command prints nothing."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().meta.get("newsletter.quiet"))
+
+
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -84,7 +120,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,
@@ -99,12 +135,26 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     default="text",
     envvar="NEWSLETTER_LOG_FORMAT",
     show_default=True,
-    help="Log lines on stderr: 'text' for people, 'json' (one object per line) for machines.",
+    help="Log lines on stderr: 'text' for people, 'json' (one object per line) for machines. "
+    "Like -q, -v and --log-level, it may come before or after the subcommand.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    envvar="NEWSLETTER_LOG_LEVEL",
+    help="Least severe log line shown (default INFO; -q: WARNING; -v: DEBUG).",
+)
+@click.option("-q", "--quiet", "is_quiet", is_flag=True, help="Print nothing on success.")
+@click.option("-v", "--verbose", is_flag=True, help="Log DEBUG lines too.")
 @click.pass_context
-def main(ctx: click.Context, log_format: LogFormat) -> None:
+def main(
+    ctx: click.Context, log_format: LogFormat, log_level: str | None, is_quiet: bool, verbose: bool
+) -> None:
     """Build sectioned, attributed email digests from seed documents and news feeds."""
-    configure(log_format)
+    if log_level is None:
+        log_level = "WARNING" if is_quiet else "DEBUG" if verbose else "INFO"
+    configure(log_format, logging.getLevelNamesMapping()[log_level.upper()])
+    ctx.meta["newsletter.quiet"] = is_quiet
     ctx.obj = log_format
 
 
@@ -153,7 +203,7 @@ def run(
     slot = _slot(config, day, slot_text)
     if config.distributed:
         sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
-    bar = ctx.obj == "text" and sys.stderr.isatty()
+    bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet()
     try:
         with progress(bar, config.newsletter.name) as advance:
             result = execute(
@@ -171,6 +221,8 @@ def run(
     except KeyboardInterrupt:
         log.warning("interrupted: the run was abandoned and its slot given back")
         sys.exit(EXIT_INTERRUPTED)
+    if quiet():
+        return
     if result.status == "written" and result.path is not None:
         click.echo(f"Issue #{result.number} written to {_shown(result.path)}")
     else:
@@ -301,6 +353,9 @@ def preview(config_path: Path, port: int, no_feeds: bool) -> None:
     config changes. Nothing is written and no state is recorded."""
     from newsletter.web.preview import PreviewState, make_server
 
+    if not 0 <= port <= 65535:
+        click.echo(f"error: --port {port} is out of range; give a port from 0 to 65535", err=True)
+        sys.exit(EXIT_USAGE)
     _load(config_path)
     try:
         state = (

@@ -296,11 +296,7 @@ def _build(
     articles = [story.article for story in stories]
     checkpoint("gathered")
     if not articles and not allow_empty:
-        reason = "nothing new since the last issue: every article was already published"
-        if not config.feeds and not any(config.seeds_dir.glob("*.*")):  # a new project
-            reason = (
-                f"nothing to read yet: add .txt or .md files to {config.seeds_dir} or [[feeds]]"
-            )
+        reason = _why_nothing(config, engine, record.slot)
         state.release_issue(engine, record, "skipped", reason)
         return RunResult("nothing-new", slot, None, None, reason, 0, 0)
     with timed(timings, "summarize"):
@@ -314,6 +310,14 @@ def _build(
             duplicates=duplicates,
         )
     checkpoint("summarized")
+    if not issue.item_count and not allow_empty:
+        # An issue without items would mark every article published and mail an empty issue.
+        reason = (
+            f"{len(articles)} new articles, none on topic for any section; "
+            "check [summary] topic_keywords and [[sections]] in newsletter.toml"
+        )
+        state.release_issue(engine, record, "skipped", reason)
+        return RunResult("nothing-new", slot, None, None, reason, len(articles), 0)
     with timed(timings, "render"):
         rendered = render_or_drop(issue, config, templates, warn)
     issue = rendered.issue  # without any article whose content broke the email
@@ -332,6 +336,20 @@ def _build(
     checkpoint("finished")
     message = f"issue #{record.number} written"
     return RunResult("written", slot, record.number, path, message, *counts)
+
+
+def _why_nothing(config: Config, engine: Engine, except_slot: str) -> str:
+    """Why a run found no new article, in one line (no run lies that it was all published)."""
+    has_seeds = config.seeds_dir.is_dir() and any(config.seeds_dir.glob("*.*"))
+    if not config.feeds and not has_seeds:  # a new project
+        return f"nothing to read yet: add .txt or .md files to {config.seeds_dir} or [[feeds]]"
+    if state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot):
+        return "nothing new since the last issue: every article was already published"
+    age = config.fetch.max_age_days
+    limit = f"entries older than [fetch] max_age_days = {age} are left out, " if age else ""
+    return (
+        f"the sources brought no article ({limit}failed feeds bring none); see `newsletter feeds`"
+    )
 
 
 def _folder_name(config: Config, slot: datetime, record: state.IssueRecord) -> str:

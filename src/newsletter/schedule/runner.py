@@ -106,7 +106,10 @@ def execute(
         runlog.finish_run(engine, run_id, _outcome(result), now=clock())
     _log_result(result, where["fields"], time.monotonic() - started)
     if deliver is not None and result.status == "written":
-        deliver(result)
+        if result.items_out:
+            deliver(result)
+        else:  # an issue forced empty (skip_when_nothing_new = false) is kept, never mailed
+            log.warning("issue has no item; not sent", extra=where)
     return result
 
 

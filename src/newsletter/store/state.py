@@ -115,6 +115,7 @@ def open_engine(state_dir: Path, url: str | None = None, *, upgrade: bool = True
 
 
 def _engine(state_dir: Path, url: str | None) -> Engine:
+    _refuse_empty_sqlite(state_url(state_dir, url))
     if url is None:
         try:
             _private_state(state_dir)
@@ -195,6 +196,22 @@ def _private_state(state_dir: Path) -> None:
                 os.chmod(path, 0o600)
         except FileNotFoundError:
             continue
+
+
+def _refuse_empty_sqlite(target: str) -> None:
+    """An existing zero-length SQLite file is a lost database, not a new one: re-initialising
+    it would restart issue numbers at #1 and forget what was published and delivered. (A
+    database whose pages are all still in its write-ahead log is not empty.)"""
+    parsed = sa.engine.make_url(target)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    path = Path(parsed.database)
+    wal = path.with_name(path.name + "-wal")
+    if path.is_file() and path.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size):
+        raise StateError(
+            f"{path}: the state database is an empty file, so its history is lost; "
+            "restore it from a backup, or delete it to start again at issue #1"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
