@@ -140,16 +140,16 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
     assert [n for (n,) in numbers] == list(range(1, len(made) + 1))  # one issue per slot
 
 
-SUBSCRIBERS = 2000
+SUBSCRIBERS = 400  # enough for two workers' batches to interleave; CI's time is bounded
 SECRET = {"NEWSLETTER_UNSUBSCRIBE_SECRET": "fleet-test-secret-0123456789"}
 
 
-def test_2000_subscribers_two_workers_one_killed_halfway_each_gets_one_message(
+def test_subscribers_on_two_workers_one_killed_halfway_each_gets_one_message(
     project: Path, postgres_url: str, redis_url: str
 ) -> None:
     url = fresh_database(postgres_url)
     smtp = SmtpServer().start()
-    make_distributed(project, url, redis_url, extra="send_batch = 100")
+    make_distributed(project, url, redis_url, extra="send_batch = 50")
     config = project / "newsletter.toml"
     text = config.read_text(encoding="utf-8").replace(
         "[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1
@@ -208,7 +208,7 @@ def test_a_worker_killed_while_building_loses_nothing_another_finishes_the_issue
     assert again.returncode == 0 and "already in" in again.stdout
 
 
-FEEDS = 200
+FEEDS = 60  # a quarter fetched before the kill still leaves work for the other worker
 
 
 def feed_body(n: int) -> bytes:
@@ -242,7 +242,7 @@ def fetched(url: str) -> int:
 @pytest.mark.parametrize(
     "kill", [False, True], ids=["scheduler-two-workers", "run-one-worker-killed-mid-fetch"]
 )
-def test_200_feeds_on_two_workers_make_exactly_one_issue(
+def test_feeds_on_two_workers_make_exactly_one_issue(
     project: Path, postgres_url: str, redis_url: str, kill: bool
 ) -> None:
     url = fresh_database(postgres_url)

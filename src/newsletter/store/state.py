@@ -8,8 +8,11 @@ marked done, so a retry or a second process never makes a second issue.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,13 +192,34 @@ def _private_state(state_dir: Path) -> None:
         state_dir.mkdir(mode=0o700, parents=True)
     database = state_dir / "state.db"
     if not database.exists():
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        _create_private_database(database)
     for path in (database, state_dir / "state.db-wal", state_dir / "state.db-shm"):
         try:
             if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
                 os.chmod(path, 0o600)
         except FileNotFoundError:
             continue
+
+
+def _create_private_database(database: Path) -> None:
+    """An empty SQLite database at ``database``, mode 0600, appearing at once and whole: it is
+    made under a private name, given its header, then linked into place. A zero-length file
+    is never visible (another process would rightly refuse it as a lost database), and of
+    processes starting together the first link wins; the others use it."""
+    scratch = database.with_name(f".{database.name}.{os.getpid()}.{threading.get_ident()}")
+    os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    try:
+        connection = sqlite3.connect(scratch)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # writes the header: not zero-length
+        finally:
+            connection.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(scratch, database)
+    finally:
+        for leftover in (scratch, scratch.with_name(scratch.name + "-wal")):
+            leftover.unlink(missing_ok=True)
+        scratch.with_name(scratch.name + "-shm").unlink(missing_ok=True)
 
 
 def _refuse_empty_sqlite(target: str) -> None:
