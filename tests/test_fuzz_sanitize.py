@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 
 from newsletter.config import Config, load_config
 from newsletter.digest.extractive import ExtractiveSummarizer
-from newsletter.email.render import Templates, load_templates
+from newsletter.email.render import Templates, load_templates, safe_url
 from newsletter.email.salvage import render_or_drop
 from newsletter.model import Article, Digest, Item, Section
 from newsletter.pipeline import compose_issue
-from newsletter.sources.feeds import ParseJob, parse_feed
+from newsletter.sources.feeds import ParseJob, canonical_url, parse_feed, plain_text
+from newsletter.untrusted import display_safe, xml_safe
 
 NOW = datetime(2025, 11, 25, 7, 0, tzinfo=UTC)
 FUZZ = settings(
@@ -265,3 +266,36 @@ def test_generated_hostile_feeds_through_the_real_digest_render_inert(
     issue = compose_issue(config, articles, number=1, slot=NOW, summarizer=summarizer)
     rendered = render_or_drop(issue, config, templates, lambda _line: None)
     assert_inert(rendered.html, rendered.text)
+
+
+# Thousands of cases where they are cheap: each sanitizing function alone, on the same hostile
+# fragments. The whole-issue tests above render MJML per case, so they run hundreds.
+MANY = settings(FUZZ, max_examples=FUZZ.max_examples * 5)
+_ACTIVE = re.compile(r"<[a-z!?/]", re.IGNORECASE)  # what an HTML parser reads as a tag
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff\u00ad\u2060]")
+
+
+@MANY
+@given(html=st.lists(FRAGMENTS, min_size=1, max_size=6).map("".join))
+def test_plain_text_of_any_entry_html_holds_no_markup(html: str) -> None:
+    text = plain_text(html)
+    assert not _ACTIVE.search(text), text
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", xml_safe(text))
+
+
+@MANY
+@given(url=st.one_of(URLS, TEXT, st.sampled_from(VECTORS)))
+def test_only_absolute_http_links_survive_canonicalizing_and_the_template_filter(
+    url: str,
+) -> None:
+    for kept in (canonical_url(url), safe_url(url), safe_url(canonical_url(url))):
+        if kept is not None:
+            assert re.match(r"(?i)https?://[^\s\"'<>]+$", kept), kept
+            assert not _INVISIBLE.search(kept)
+
+
+@MANY
+@given(title=st.lists(FRAGMENTS, min_size=1, max_size=4).map("".join))
+def test_a_displayed_title_has_no_invisible_or_direction_characters(title: str) -> None:
+    shown = display_safe(plain_text(title))
+    assert not _INVISIBLE.search(shown) and "\n" not in shown

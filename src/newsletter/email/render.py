@@ -116,7 +116,7 @@ def safe_url(url: object) -> str | None:
     if (
         parts.scheme.lower() in ("http", "https")
         and parts.netloc
-        and not any(c in url for c in "\"'<> \t\r\n")
+        and not any(c in "\"'<>" or c.isspace() or not c.isprintable() for c in url)
     ):
         return url
     return None

@@ -51,9 +51,9 @@ _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "emb
 _RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
              "plaintext"}  # fmt: skip
 _TAG_IN_TEXT = re.compile(r"<[A-Za-z/!?][^<>]*>")
-_OPENER_IN_TEXT = re.compile(r"<(?=[A-Za-z/!?])")
+_OPENER_IN_TEXT = re.compile(r"<+(?=[A-Za-z/!?])")  # a run: "<<a" must not leave "<a"
 # Text the URL may keep as it is; anything else (non-ASCII, spaces, controls) is %-encoded.
-_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
+_URL_SAFE = "/:?#[]@!$&()*+,;=%~-._"  # RFC 3986 reserved but ' (encoded: it would end an attribute)
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,7 @@ def _title_from(text: str) -> str:
 
 
 _ANY_TAG = re.compile(r"<[^>]*>")
+_HOST = re.compile(r"[a-z0-9._~-]+|\[[0-9a-f:.]+\]")
 
 
 def plain_text(html: str) -> str:
@@ -411,6 +412,9 @@ def canonical_url(url: str) -> str | None:
     try:  # a look-alike host shows as what it is: xn--...
         host = parts.hostname.lower().encode("idna").decode("ascii")
     except UnicodeError:
+        return None
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    if not _HOST.fullmatch(host):  # 'http://"' or 'http://a b/': no host a browser would open
         return None
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
