@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from newsletter.store.state import deliveries, owner_alive
+from newsletter.store.writes import compare_and_set, insert_missing
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 # A "sending" row whose owner is on another host is taken over only after this long.
@@ -57,36 +58,23 @@ def _where(key: Key) -> sa.ColumnElement[bool]:
 def plan(
     engine: Engine, newsletter: str, number: int, message_ids: Mapping[str, str], now: datetime
 ) -> None:
-    """Add a "pending" row for every address (lowercased) not yet in the ledger."""
-    for _ in range(3):
-        try:
-            with engine.begin() as conn:
-                known = set(
-                    conn.execute(
-                        sa.select(deliveries.c.email).where(
-                            deliveries.c.newsletter == newsletter, deliveries.c.number == number
-                        )
-                    ).scalars()
-                )
-                rows = [
-                    {
-                        "newsletter": newsletter,
-                        "number": number,
-                        "email": email,
-                        "status": "pending",
-                        "permanent": False,
-                        "attempts": 0,
-                        "message_id": message_id,
-                        "created_at": now,
-                    }
-                    for email, message_id in message_ids.items()
-                    if email not in known
-                ]
-                if rows:
-                    conn.execute(deliveries.insert(), rows)
-            return
-        except sa.exc.IntegrityError:
-            continue  # another process planned the same issue at the same moment: look again
+    """Add a "pending" row for every address (lowercased) not yet in the ledger; rows
+    already there (planned by an earlier or a concurrent run) keep their Message-ID."""
+    rows = [
+        {
+            "newsletter": newsletter,
+            "number": number,
+            "email": email,
+            "status": "pending",
+            "permanent": False,
+            "attempts": 0,
+            "message_id": message_id,
+            "created_at": now,
+        }
+        for email, message_id in message_ids.items()
+    ]
+    with engine.begin() as conn:
+        insert_missing(conn, deliveries, rows, keys=["newsletter", "number", "email"])
 
 
 def sent_emails(engine: Engine, newsletter: str, number: int) -> set[str]:
@@ -121,18 +109,16 @@ def claim(
         resumed = row.status == "sending"
         if resumed and row.owner != owner and not _stale(row.owner, row.claimed_at, now, lease):
             return Skip("busy", f"being sent by {row.owner}")
-        updated = conn.execute(
-            deliveries.update()
-            .where(_where(key), deliveries.c.status == row.status, _same(row.owner))
-            .values(status="sending", owner=owner, claimed_at=now)
-        ).rowcount
-        if updated != 1:
+        won = compare_and_set(
+            conn,
+            deliveries,
+            _where(key),
+            {"status": row.status, "owner": row.owner},
+            {"status": "sending", "owner": owner, "claimed_at": now},
+        )
+        if not won:
             return Skip("busy", "claimed by another process at the same moment")
         return Claimed(row.message_id, resumed=resumed)
-
-
-def _same(owner: str | None) -> sa.ColumnElement[bool]:
-    return deliveries.c.owner.is_(None) if owner is None else deliveries.c.owner == owner
 
 
 def _stale(owner: str | None, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:

@@ -15,6 +15,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from newsletter.store import writes
 from newsletter.store.tables import slot_fetches, slot_runs
 
 SlotStatus = Literal["fetching", "building", "done", "skipped", "failed"]
@@ -92,13 +93,9 @@ def plan(
     A slot planned before and still under way is left as it is (its pending fetches are
     returned so they can be enqueued again: a lost message costs nothing). A slot that ended
     "skipped" or "failed" gets a new attempt with every fetch pending again."""
-    for _ in range(5):
-        try:
-            with engine.begin() as conn:
-                return _plan(conn, newsletter, slot, feed_urls, allow_empty, send, now)
-        except sa.exc.IntegrityError:
-            continue  # another process planned the same slot at the same moment: look again
-    raise RuntimeError(f"could not plan slot {slot} of {newsletter!r}: too much contention")
+    with engine.begin() as conn:
+        writes.serialized(conn, f"slot:{newsletter}:{slot}")  # one planner of a slot at a time
+        return _plan(conn, newsletter, slot, feed_urls, allow_empty, send, now)
 
 
 def _plan(
@@ -131,13 +128,15 @@ def _plan(
         run_id, attempt, fresh = int(key[0]), 1, True
     elif row.status in ("skipped", "failed"):
         run_id, attempt, fresh = row.id, row.attempt + 1, True
-        changed = conn.execute(
-            slot_runs.update()
-            .where(slot_runs.c.id == run_id, slot_runs.c.attempt == row.attempt)
-            .values(attempt=attempt, **values)
-        ).rowcount
-        if changed != 1:
-            raise sa.exc.IntegrityError("replan", None, Exception("replanned concurrently"))
+        replanned = writes.compare_and_set(
+            conn,
+            slot_runs,
+            slot_runs.c.id == run_id,
+            {"attempt": row.attempt},
+            {"attempt": attempt, **values},
+        )
+        if not replanned:  # planners of one slot are serialized: this is a bug
+            raise RuntimeError(f"slot {slot} of {newsletter!r} was replanned concurrently")
         conn.execute(slot_fetches.delete().where(slot_fetches.c.run_id == run_id))
     else:
         run = _slot_run(row)

@@ -7,19 +7,18 @@ handful of times.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from newsletter.model import Article
 from newsletter.store.tables import feed_articles, feeds, issue_articles, issues
+from newsletter.store.writes import insert_missing, upsert
 from newsletter.untrusted import display_safe, xml_safe
 
-_T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) query
 
 
@@ -63,40 +62,11 @@ def load_feeds(engine: Engine, urls: Iterable[str] | None = None) -> dict[str, F
     return {row.url: _record(row) for row in rows}
 
 
-def _retrying(write: Callable[[], _T]) -> _T:
-    """Select-then-insert is atomic on SQLite (BEGIN IMMEDIATE); on a server database another
-    newsletter's run may insert the same row first: then look again, once."""
-    try:
-        return write()
-    except sa.exc.IntegrityError:
-        return write()
-
-
 def save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
     """Insert or update every record, in one transaction."""
     if records:
-        _retrying(lambda: _save_feeds(engine, records))
-
-
-def _save_feeds(engine: Engine, records: Sequence[FeedRecord]) -> None:
-    values = [vars(r) for r in records]
-    with engine.begin() as conn:
-        existing = {
-            url
-            for chunk in _chunks([r.url for r in records])
-            for url in conn.execute(sa.select(feeds.c.url).where(feeds.c.url.in_(chunk))).scalars()
-        }
-        new = [v for v in values if v["url"] not in existing]
-        old = [{**v, "key": v["url"]} for v in values if v["url"] in existing]
-        if new:
-            conn.execute(feeds.insert(), new)
-        if old:
-            columns: dict[str, Any] = {
-                c.name: sa.bindparam(c.name) for c in feeds.columns if c.name != "url"
-            }
-            conn.execute(
-                feeds.update().where(feeds.c.url == sa.bindparam("key")).values(**columns), old
-            )
+        with engine.begin() as conn:
+            upsert(conn, feeds, [vars(r) for r in records], keys=["url"])
 
 
 def store_articles(
@@ -109,27 +79,13 @@ def store_articles(
             rows.setdefault(a.id, _row(feed_url, a, now))
     if not rows:
         return {}
-    new = _retrying(lambda: _insert_new(engine, rows))
-    counts: dict[str, int] = {}
-    for row in new:
-        key = str(row["feed_url"])
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _insert_new(engine: Engine, rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
     with engine.begin() as conn:
-        existing = {
-            i
-            for chunk in _chunks(list(rows))
-            for i in conn.execute(
-                sa.select(feed_articles.c.id).where(feed_articles.c.id.in_(chunk))
-            ).scalars()
-        }
-        new = [row for key, row in rows.items() if key not in existing]
-        if new:
-            conn.execute(feed_articles.insert(), new)
-    return new
+        new = insert_missing(conn, feed_articles, list(rows.values()), ["id"], returning="id")
+    counts: dict[str, int] = {}
+    for key in new:
+        feed_url = str(rows[key]["feed_url"])
+        counts[feed_url] = counts.get(feed_url, 0) + 1
+    return counts
 
 
 def _row(feed_url: str, a: Article, now: datetime) -> dict[str, object]:

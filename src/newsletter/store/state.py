@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from newsletter.errors import StateError, redacted
-from newsletter.store import schema
+from newsletter.store import schema, writes
 from newsletter.store.tables import (
     deliveries,
     issue_articles,
@@ -83,10 +83,6 @@ class Busy:
 
 
 ClaimResult = Claimed | AlreadyDone | Busy
-
-
-class _Contended(Exception):
-    """A concurrent claimer changed the row we read; the claim is retried."""
 
 
 def state_url(state_dir: Path, url: str | None) -> str:
@@ -332,14 +328,13 @@ def claim_issue(
     new_edition: bool = False,
     lease: timedelta = DEFAULT_LEASE,
 ) -> ClaimResult:
-    """Claim the right to build ``newsletter``'s issue for ``slot``, before any work starts."""
-    for _ in range(5):
-        try:
-            with engine.begin() as conn:
-                return _claim(conn, newsletter, slot, owner, now, new_edition, lease)
-        except (sa.exc.IntegrityError, _Contended):
-            continue  # another process claimed the same slot or number first: look again
-    raise StateError(f"could not claim slot {slot} of {newsletter!r}: too much contention")
+    """Claim the right to build ``newsletter``'s issue for ``slot``, before any work starts.
+
+    Claims of one newsletter are serialized (``writes.serialized``): the next issue number is
+    read and used in one step, so two claimers never pick the same slot or number."""
+    with engine.begin() as conn:
+        writes.serialized(conn, f"issues:{newsletter}")
+        return _claim(conn, newsletter, slot, owner, now, new_edition, lease)
 
 
 def _claim(
@@ -365,15 +360,21 @@ def _claim(
             return Busy(_record(row))
         # A claim that gave its number back (see release_issue) takes the next free one.
         number = row.number if row.number > 0 else _next_number(conn, newsletter)
-        taken = conn.execute(
-            issues.update()
-            .where(
-                issues.c.id == row.id, issues.c.owner == row.owner, issues.c.status == row.status
-            )
-            .values(owner=owner, status="building", claimed_at=now, error=None, number=number)
-        ).rowcount
-        if taken != 1:
-            raise _Contended  # another process took it over between our read and write
+        taken = writes.compare_and_set(
+            conn,
+            issues,
+            issues.c.id == row.id,
+            {"owner": row.owner, "status": row.status},
+            {
+                "owner": owner,
+                "status": "building",
+                "claimed_at": now,
+                "error": None,
+                "number": number,
+            },
+        )
+        if not taken:  # cannot happen while claims are serialized; never take a row blindly
+            return Busy(_record(row))
         taken_row = replace(_record(row), owner=owner, status="building", number=number)
         return Claimed(taken_row, taken_over=True)
     done = [row for row in rows if row.status == "done"]
