@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsletter.delivery import ledger
+from newsletter.delivery import ledger, roster
+from newsletter.delivery.addresses import parse_address
 from newsletter.model import Article
 from newsletter.sources import feedstate
 from newsletter.store import state
@@ -99,6 +100,41 @@ def test_concurrent_runs_store_each_article_and_feed_once(
         assert sum(c.get(feed, 0) for c in new_counts) == len(stored)
         (record,) = feedstate.load_feeds(engines[0]).values()
         assert record.name.startswith("seen by ") and record.entries_seen == 40
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_concurrent_sign_ups_of_one_address_make_one_subscriber_and_count_every_try(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    engines = [state.open_engine(tmp_path / "state", state_url) for _ in range(RACERS)]
+    lists: list[str] = []
+    kinds: list[str] = []
+    try:
+
+        def sign_up(racer: int) -> Callable[[], None]:
+            def call() -> None:
+                engine = engines[racer]
+                ref = roster.list_id(engine, "NL", NOW)  # the first sign-up makes the list
+                lists.append(ref)
+                address = parse_address("Reader@Example.org")
+                assert not isinstance(address, str)
+                roster.over_limit(engine, "ip:192.0.2.1", 100, NOW)
+                kinds.append(
+                    roster.start_signup(engine, ref, address, "", None, now=NOW, detail=None).kind
+                )
+
+            return call
+
+        assert race([sign_up(r) for r in range(RACERS)]) == []
+        assert len(set(lists)) == 1  # one list, made once
+        assert kinds == ["confirm"] * RACERS  # each form answered, none dropped as "silent"
+        (member,) = roster.members(engines[0], lists[0])
+        assert member.status == "pending"
+        # Every try counted once in the shared window: the next one is number RACERS + 1.
+        assert not roster.over_limit(engines[0], "ip:192.0.2.1", RACERS + 1, NOW)
+        assert roster.over_limit(engines[0], "ip:192.0.2.1", RACERS + 1, NOW)
     finally:
         for engine in engines:
             engine.dispose()

@@ -30,6 +30,7 @@ from newsletter.config import Config
 from newsletter.delivery.addresses import Address, parse_address
 from newsletter.delivery.subscribers import Subscriber, read_subscribers
 from newsletter.errors import SubscribersError
+from newsletter.store import writes
 from newsletter.store.tables import (
     consent_events,
     mailing_lists,
@@ -88,37 +89,44 @@ def list_id(
     """The stable id of ``newsletter``'s list, created on first use. ``warn`` hears when a new
     list is made while lists of other names exist: a renamed newsletter would start afresh
     (``rename_list`` moves the old list to the new name)."""
-    for _ in range(3):
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.select(mailing_lists.c.id).where(mailing_lists.c.newsletter == newsletter)
-            ).scalar()
-            others = list(
-                conn.execute(
-                    sa.select(mailing_lists.c.newsletter).where(
-                        mailing_lists.c.newsletter != newsletter
-                    )
-                ).scalars()
-            )
-        if found is not None:
-            return str(found)
-        made = uuid.uuid4().hex
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    mailing_lists.insert().values(id=made, newsletter=newsletter, created_at=now)
+    with engine.connect() as conn:
+        found = _list_of(conn, newsletter)
+    if found is not None:
+        return found
+    row = {"id": uuid.uuid4().hex, "newsletter": newsletter, "created_at": now}
+    with engine.begin() as conn:
+        made = writes.insert_missing(conn, mailing_lists, [row], ["newsletter"], returning="id")
+        found = _list_of(conn, newsletter)
+        others = list(
+            conn.execute(
+                sa.select(mailing_lists.c.newsletter).where(
+                    mailing_lists.c.newsletter != newsletter
                 )
-        except sa.exc.IntegrityError:
-            continue  # another process made it at the same moment: read it again
-        if others and warn is not None:
-            warn(
-                f"a new, empty subscriber list was made for {newsletter!r}; the database also "
-                f"has lists for {', '.join(repr(o) for o in others)}. If you renamed the "
-                "newsletter, run 'newsletter subscribers rename-list \"OLD NAME\"' to keep its "
-                "subscribers (and who left)"
-            )
-        return made
-    raise SubscribersError(f"cannot create the subscriber list of {newsletter!r}")
+            ).scalars()
+        )
+    if found is None:
+        raise SubscribersError(f"cannot create the subscriber list of {newsletter!r}")
+    if made and others and warn is not None:
+        warn(
+            f"a new, empty subscriber list was made for {newsletter!r}; the database also "
+            f"has lists for {', '.join(repr(o) for o in others)}. If you renamed the "
+            "newsletter, run 'newsletter subscribers rename-list \"OLD NAME\"' to keep its "
+            "subscribers (and who left)"
+        )
+    return found
+
+
+def _writers(list_ref: str) -> str:
+    """Writers of one list's addresses take turns (``writes.serialized``): a sign-up, an
+    ``add`` and an import of the same new address never both insert it."""
+    return f"subscribers:{list_ref}"
+
+
+def _list_of(conn: Connection, newsletter: str) -> str | None:
+    found = conn.execute(
+        sa.select(mailing_lists.c.id).where(mailing_lists.c.newsletter == newsletter)
+    ).scalar()
+    return None if found is None else str(found)
 
 
 def rename_list(engine: Engine, old: str, new: str) -> str | None:
@@ -316,13 +324,9 @@ def add(
 ) -> Added:
     """Add an address as active (the operator vouches for its consent). An address that left
     (unsubscribed, bounced, complained) is never made active again: "refused"."""
-    for _ in range(3):
-        try:
-            with engine.begin() as conn:
-                return _add(conn, list_ref, address, name, sections, how, origin, now, detail)
-        except sa.exc.IntegrityError:
-            continue  # added by another process at the same moment: look again
-    return Added("refused", "busy")
+    with engine.begin() as conn:
+        writes.serialized(conn, _writers(list_ref))
+        return _add(conn, list_ref, address, name, sections, how, origin, now, detail)
 
 
 @dataclass(frozen=True)
@@ -444,13 +448,9 @@ def import_subscribers(
     """Add every row (see ``add``) in one transaction; with ``sync``, the active subscribers
     this same ``origin`` added earlier and no longer listed are marked "removed" (the CSV is
     their source). If a sign-up adds one of the addresses meanwhile, it starts over."""
-    for _ in range(3):
-        try:
-            with engine.begin() as conn:
-                return _import(conn, list_ref, rows, origin, now, sync)
-        except sa.exc.IntegrityError:
-            continue
-    raise SubscribersError(f"{origin}: the import kept colliding with concurrent sign-ups")
+    with engine.begin() as conn:
+        writes.serialized(conn, _writers(list_ref))
+        return _import(conn, list_ref, rows, origin, now, sync)
 
 
 def _import(
@@ -560,53 +560,47 @@ def start_signup(
     one that is pending or unsubscribed gets a new nonce (it becomes active only once
     confirmed); an active one is "already"; a bounced or complained one gets no mail."""
     nonce = secrets.token_urlsafe(16)
-    for _ in range(3):
-        try:
-            with engine.begin() as conn:
-                row = conn.execute(
-                    sa.select(subscribers).where(
-                        subscribers.c.list_id == list_ref, subscribers.c.email_key == address.key
-                    )
-                ).first()
-                if row is None:
-                    made = _insert(
-                        conn,
-                        list_ref,
-                        address,
-                        name,
-                        sections,
-                        status="pending",
-                        how="signup",
-                        origin="signup",
-                        prefs_by="subscriber",
-                        now=now,
-                        detail=detail,
-                        nonce=nonce,
-                    )
-                    created = conn.execute(
-                        sa.select(subscribers).where(subscribers.c.id == made)
-                    ).one()
-                    return Signup("confirm", _member(created), nonce)
-                member = _member(row)
-                if row.status == "active":
-                    return Signup("already", member)
-                if row.status in ("bounced", "complained"):
-                    return Signup("silent", member)
-                conn.execute(
-                    subscribers.update()
-                    .where(subscribers.c.id == row.id)
-                    .values(
-                        confirm_nonce=nonce,
-                        name=name or row.name,
-                        sections=_sections_text(sections),
-                        prefs_by="subscriber",
-                    )
-                )
-                _record(conn, row.id, "signup", "signup", detail, now)
-                return Signup("confirm", member, nonce)
-        except sa.exc.IntegrityError:
-            continue
-    return Signup("silent", None)
+    with engine.begin() as conn:
+        writes.serialized(conn, _writers(list_ref))
+        row = conn.execute(
+            sa.select(subscribers).where(
+                subscribers.c.list_id == list_ref, subscribers.c.email_key == address.key
+            )
+        ).first()
+        if row is None:
+            made = _insert(
+                conn,
+                list_ref,
+                address,
+                name,
+                sections,
+                status="pending",
+                how="signup",
+                origin="signup",
+                prefs_by="subscriber",
+                now=now,
+                detail=detail,
+                nonce=nonce,
+            )
+            created = conn.execute(sa.select(subscribers).where(subscribers.c.id == made)).one()
+            return Signup("confirm", _member(created), nonce)
+        member = _member(row)
+        if row.status == "active":
+            return Signup("already", member)
+        if row.status in ("bounced", "complained"):
+            return Signup("silent", member)
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == row.id)
+            .values(
+                confirm_nonce=nonce,
+                name=name or row.name,
+                sections=_sections_text(sections),
+                prefs_by="subscriber",
+            )
+        )
+        _record(conn, row.id, "signup", "signup", detail, now)
+        return Signup("confirm", member, nonce)
 
 
 ConfirmResult = Literal["confirmed", "already", "invalid"]
@@ -645,26 +639,21 @@ def over_limit(engine: Engine, key: str, limit: int, now: datetime) -> bool:
     count. Old windows are deleted as new ones start."""
     window = int(now.timestamp() // 3600)
     key = key[:400]
-    for _ in range(3):
-        try:
-            with engine.begin() as conn:
-                updated = conn.execute(
-                    signup_limits.update()
-                    .where(signup_limits.c.key == key, signup_limits.c.window == window)
-                    .values(count=signup_limits.c.count + 1)
-                ).rowcount
-                if not updated:
-                    conn.execute(signup_limits.delete().where(signup_limits.c.window < window - 1))
-                    conn.execute(signup_limits.insert().values(key=key, window=window, count=1))
-                count = conn.execute(
-                    sa.select(signup_limits.c.count).where(
-                        signup_limits.c.key == key, signup_limits.c.window == window
-                    )
-                ).scalar_one()
-                return int(count) > limit
-        except sa.exc.IntegrityError:
-            continue  # the window's row was made by another request at the same moment
-    return True
+    with engine.begin() as conn:
+        conn.execute(signup_limits.delete().where(signup_limits.c.window < window - 1))
+        writes.upsert(
+            conn,
+            signup_limits,
+            [{"key": key, "window": window, "count": 1}],
+            ["key", "window"],
+            update={"count": signup_limits.c.count + 1},
+        )
+        count = conn.execute(
+            sa.select(signup_limits.c.count).where(
+                signup_limits.c.key == key, signup_limits.c.window == window
+            )
+        ).scalar_one()
+    return int(count) > limit
 
 
 def csv_origin(path: Path) -> str:

@@ -57,8 +57,16 @@ def insert_missing(
     return set(result.scalars())
 
 
-def upsert(conn: Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str]) -> None:
-    """Insert each row, or, where its ``keys`` are there already, set its other columns."""
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Row],
+    keys: Sequence[str],
+    *,
+    update: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert each row, or, where its ``keys`` are there already, set its other columns to the
+    row's values (or set ``update``: expressions over the stored row, e.g. a count + 1)."""
     if not rows:
         return
     statement = _insert(conn, table)
@@ -66,7 +74,9 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Row], keys: Sequenc
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in columns},
+            set_=dict(update)
+            if update is not None
+            else {c: statement.excluded[c] for c in columns},
         ),
         list(rows),
     )
