@@ -40,9 +40,10 @@ def version_5_database(engine: sa.Engine) -> None:
     """What an older newsletter left: issue #1 done, its articles published, a run, a feed."""
     legacy_schema.migrate(engine)
     with engine.begin() as conn:
+        # The id comes from the database (1, in a new table), as the older newsletter's did:
+        # an explicit id would leave PostgreSQL's sequence behind, which no real database has.
         conn.execute(
             legacy_schema.issues.insert().values(
-                id=1,
                 newsletter=NAME,
                 slot="2026-11-20T00:00:00+00:00",
                 edition=1,

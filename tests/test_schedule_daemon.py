@@ -22,7 +22,8 @@ from daemon_helpers import (
     stop,
     wait_for,
 )
-from newsletter.schedule.daemon import jobs_table
+from newsletter.config import load_config
+from newsletter.status import scheduler_holder
 
 
 @pytest.fixture
@@ -75,18 +76,21 @@ def test_daemon_makes_an_issue_per_slot_only_when_something_is_new(project, spaw
     assert len(set(slots)) == 2
     assert all(datetime.fromisoformat(s).second % 2 == 0 for s in slots)
     assert not [r for r in runs(project) if r[2] == "running"]
-    assert query(project, "SELECT * FROM scheduler_lease") == []  # released on stop
+    assert scheduler_up(project) is None  # released on stop
 
 
 def test_a_second_scheduler_refuses_and_a_dead_ones_lock_is_taken_over(project, spawn):
     add_schedule(project, YEARLY.format(name="yearly"))
     first = spawn("schedule")
     read_until(first, "next slot")
+    holder = scheduler_up(project)
+    assert holder is not None and f":{first.pid}:" in holder.owner  # status: up, and who
     refused = run_cli("schedule", cwd=project)
     assert refused.returncode == 3, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "another 'newsletter schedule'" in lines[0]
+    assert holder.owner in lines[0]  # naming the first
 
     first.send_signal(signal.SIGKILL)  # dies without releasing its lock
     first.wait(10)
@@ -97,7 +101,10 @@ def test_a_second_scheduler_refuses_and_a_dead_ones_lock_is_taken_over(project, 
     assert "stopping signal=SIGINT" in err
 
 
-JOBS = jobs_table("Peace Plan Briefing")  # the default config's newsletter
+def scheduler_up(project):
+    """``newsletter status``'s answer to "is the scheduler up": its lock's holder, or None."""
+    config = load_config(project / "newsletter.toml")
+    return scheduler_holder(config, datetime.now(UTC))
 
 
 def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, spawn):
@@ -109,7 +116,6 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
     read_until(old, "next slot")
     code, err = stop(old)
     assert code == 0, err
-    assert [r[0] for r in query(project, f"SELECT id FROM {JOBS}")] == ["schedule:old"]
 
     # The last issue was made five minutes ago; four minute-slots were missed since.
     config.write_text(original)
@@ -140,8 +146,8 @@ def test_restart_after_missed_slots_makes_exactly_one_catch_up_issue(project, sp
     caught = datetime.fromisoformat(catch_ups[0][0])
     assert now <= caught <= datetime.now(UTC)  # the latest missed slot, not an older one
     assert len(issue_folders(project)) == 2  # the manual one and the single catch-up
-    jobs = [r[0] for r in query(project, f"SELECT id FROM {JOBS}")]
-    assert jobs == ["schedule:minutely"]
+    planned = [e["schedule"] for e in events if e["event"] == "next slot"]
+    assert planned == ["minutely"]  # the old config's job did not survive
 
 
 def test_sigterm_abandons_a_slow_run_and_the_next_run_completes_its_slot(project, spawn):

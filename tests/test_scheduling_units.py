@@ -1,9 +1,10 @@
-"""In-process checks of the scheduling pieces: cron, catch-up, the lease, logs, the run log."""
+"""In-process checks of the scheduling pieces: cron, catch-up, the lock, logs, the run log."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,8 +19,8 @@ from newsletter.logs import JsonFormatter, TextFormatter, fields
 from newsletter.pipeline import slot_label
 from newsletter.schedule import runlog
 from newsletter.schedule.cron import fire_times, latest_fire, next_fires, parse_cron
-from newsletter.schedule.daemon import catch_up_slot, jobs_table
-from newsletter.schedule.lease import LeaseLock, LockHeld, LockLost, lock_name
+from newsletter.schedule.daemon import catch_up_slot
+from newsletter.schedule.lock import FileLock, Holder, LockHeld, LockLost, file_holder, lock_path
 from newsletter.store import state
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -120,40 +121,53 @@ class Clock:
         return self.now
 
 
-def test_lease_refuses_a_live_holder_and_expires_a_silent_one(tmp_path, state_url):
+def test_the_lock_file_refuses_a_second_scheduler_naming_the_first(tmp_path):
     clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
-    with state.connect(tmp_path, state_url) as engine:
-        # Owners on another machine: only the lease's expiry can tell they died.
-        first = LeaseLock(engine, "other-host:1:a", timedelta(seconds=60), clock)
-        second = LeaseLock(engine, "other-host:2:b", timedelta(seconds=60), clock)
-        first.acquire()
-        with pytest.raises(LockHeld, match="other-host:1:a"):
-            second.acquire()
-        clock.now += timedelta(seconds=50)
-        first.renew()  # the heartbeat pushes the expiry on
-        clock.now += timedelta(seconds=50)
-        with pytest.raises(LockHeld):
-            second.acquire()
-        clock.now += timedelta(seconds=61)  # first stopped beating
+    path = lock_path(tmp_path, None, "Peace Brief")
+    assert path == tmp_path / "scheduler-peace-brief.lock"  # beside state.db
+    first = FileLock(path, "host:1:a", clock)
+    second = FileLock(path, "host:2:b", clock)
+    first.acquire()
+    with pytest.raises(LockHeld, match=r"host:1:a.* since 2025-11-26 12:00:00 UTC"):
         second.acquire()
-        with pytest.raises(LockLost):
-            first.renew()
-        second.release()
+    first.renew()  # still ours
+    first.release()
+    second.acquire()  # released: the next one starts at once
+    with pytest.raises(LockHeld, match="host:2:b"):
         first.acquire()
+    second.release()
 
 
-def test_two_newsletters_on_one_database_each_get_a_scheduler(tmp_path, state_url):
+def test_the_lock_is_free_when_its_holder_is_gone_and_lost_when_its_file_is(tmp_path):
     clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
-    with state.connect(tmp_path, state_url) as engine:
-        minute = timedelta(seconds=60)
-        energy = LeaseLock(engine, "h:1:a", minute, clock, name=lock_name("Energy Brief"))
-        peace = LeaseLock(engine, "h:2:b", minute, clock, name=lock_name("Peace Brief"))
-        again = LeaseLock(engine, "h:3:c", minute, clock, name=lock_name("Peace Brief"))
-        energy.acquire()
-        peace.acquire()  # another newsletter: its own lock
-        with pytest.raises(LockHeld, match="h:2:b"):
-            again.acquire()
-    assert jobs_table("Energy Brief") != jobs_table("Peace Brief")
+    path = lock_path(tmp_path, None, "Peace Brief")
+    me = state.owner_token()
+    dead = FileLock(path, me, clock)
+    dead.acquire()
+    assert file_holder(path) == Holder(me, clock.now)  # status: up, and who
+    os.close(dead._fd)  # what the kernel does when the holder dies, however it dies
+    successor = FileLock(path, "host:2:b", clock)
+    successor.acquire()  # no lease to wait for
+    path.unlink()  # someone removes the file: another scheduler could start now
+    with pytest.raises(LockLost, match="removed or replaced"):
+        successor.renew()
+    successor.release()
+
+
+def test_two_newsletters_on_one_state_folder_each_get_a_scheduler(tmp_path):
+    clock = Clock(datetime(2025, 11, 26, 12, 0, tzinfo=UTC))
+    energy = FileLock(lock_path(tmp_path, None, "Energy Brief"), "h:1:a", clock)
+    peace = FileLock(lock_path(tmp_path, None, "Peace Brief"), "h:2:b", clock)
+    again = FileLock(lock_path(tmp_path, None, "Peace Brief"), "h:3:c", clock)
+    energy.acquire()
+    peace.acquire()  # another newsletter: its own lock
+    with pytest.raises(LockHeld, match="h:2:b"):
+        again.acquire()
+    # A state database at a sqlite:/// URL has its lock file beside it.
+    elsewhere = lock_path(tmp_path, f"sqlite:///{tmp_path}/db/x.db", "Peace Brief")
+    assert elsewhere == tmp_path / "db" / "scheduler-peace-brief.lock"
+    energy.release()
+    peace.release()
 
 
 def test_a_running_row_of_a_dead_process_is_marked_crashed(tmp_path, state_url):

@@ -389,7 +389,7 @@ def schedule(config_path: Path, standby: bool) -> None:
     scheduler runs on the same state database."""
     from newsletter.delivery.send import deliver_after_build
     from newsletter.schedule.daemon import serve
-    from newsletter.schedule.lease import LockHeld
+    from newsletter.schedule.lock import LockHeld, on_postgresql
 
     config = _load(config_path)
     if not config.schedule:
@@ -398,8 +398,9 @@ def schedule(config_path: Path, standby: bool) -> None:
     if standby and not config.distributed:
         log.error(f"{config_path}: --standby needs the distributed mode ([queue] broker)")
         sys.exit(EXIT_USAGE)
-    take_lock = None  # the lease in the state database
-    if config.distributed:  # the advisory lock, and slots enqueued for the workers
+    take_lock = None  # the lock file beside the SQLite database
+    if config.distributed or on_postgresql(config.state.url):  # the advisory lock (and in the
+        # distributed mode, slots enqueued for the workers)
         from newsletter.distributed.scheduling import take_lock as distributed_lock
 
         take_lock = distributed_lock(config, standby=standby)

@@ -277,7 +277,7 @@ class SchedulerSettings(_Model):
     """``[scheduler]``: how ``newsletter schedule`` treats late slots, its lock and empty days."""
 
     grace_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 3600
-    lease_seconds: Annotated[int, Field(ge=3, le=3600)] = 60
+    lease_seconds: Annotated[int, Field(ge=3, le=3600)] = 60  # the lock is checked every 1/3
     skip_when_nothing_new: bool = True
     stop_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
 

@@ -7,7 +7,7 @@ Read-only over the state database: it creates and migrates nothing, and says to 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,8 +16,7 @@ from sqlalchemy.engine import Engine
 from newsletter.config import Config
 from newsletter.schedule import runlog
 from newsletter.schedule.cron import next_fires, parse_cron
-from newsletter.schedule.daemon import jobs_table
-from newsletter.schedule.lease import Holder, current_holder, lock_name
+from newsletter.schedule.lock import Holder, file_holder, lock_path, on_postgresql
 from newsletter.store import state
 
 # Columns shown for each feed when the feed-ingestion module's ``feeds`` table exists; any it
@@ -42,8 +41,7 @@ class NextSlots:
     cron: str
     timezone: str
     send: bool
-    next: list[datetime]
-    stored_next: datetime | None  # what the scheduler's job store holds, if it has the job
+    next: list[datetime]  # computed from the config, as the scheduler computes them
 
 
 @dataclass(frozen=True)
@@ -60,34 +58,37 @@ class Status:
 
 def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3) -> Status:
     with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
-        with engine.connect() as conn:
-            holder = current_holder(conn, lock_name(config.newsletter.name))
         fleet = None
         if config.distributed:
             from newsletter.distributed.status import fleet_report
 
             holder, fleet = fleet_report(config, now)
-        stored = _stored_next(engine, jobs_table(config.newsletter.name))
+        else:
+            holder = scheduler_holder(config, now)
         return Status(
             newsletter=config.newsletter.name,
             now=now,
-            scheduler=holder if holder and _alive(holder, now) else None,
+            scheduler=holder,
             runs=runlog.last_runs(engine, config.newsletter.name, limit),
-            schedules=[
-                _next_slots(config, i, now, upcoming, stored) for i in range(len(config.schedule))
-            ],
+            schedules=[_next_slots(config, i, now, upcoming) for i in range(len(config.schedule))],
             feeds=_feeds(engine),
             fleet=fleet,
         )
 
 
-def _alive(holder: Holder, now: datetime) -> bool:
-    return holder.expires_at > now and state.owner_alive(holder.owner)
+def scheduler_holder(config: Config, now: datetime) -> Holder | None:
+    """Is ``newsletter schedule`` up for this newsletter: who holds its lock, or None.
+
+    Takes no lock: the lock file's record (SQLite), the advisory lock's session (PostgreSQL)."""
+    if not on_postgresql(config.state.url):
+        return file_holder(lock_path(config.state_dir, config.state.url, config.newsletter.name))
+    from newsletter.distributed.lock import advisory_holder
+
+    assert config.state.url is not None
+    return advisory_holder(config.state.url, config.newsletter.name, now)
 
 
-def _next_slots(
-    config: Config, index: int, now: datetime, count: int, stored: dict[str, datetime]
-) -> NextSlots:
+def _next_slots(config: Config, index: int, now: datetime, count: int) -> NextSlots:
     settings = config.schedule[index]
     zone = config.schedule_zone(index)
     name = config.schedule_name(index)
@@ -97,21 +98,7 @@ def _next_slots(
         timezone=str(zone),
         send=settings.send,
         next=next_fires(parse_cron(settings.cron, zone), now, count),
-        stored_next=stored.get(f"schedule:{name}"),
     )
-
-
-def _stored_next(engine: Engine, table: str) -> dict[str, datetime]:
-    if not sa.inspect(engine).has_table(table):
-        return {}
-    jobs = sa.Table(table, sa.MetaData(), autoload_with=engine)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time)).all()
-    return {
-        row.id: datetime.fromtimestamp(row.next_run_time, UTC)
-        for row in rows
-        if row.next_run_time is not None
-    }
 
 
 def _feeds(engine: Engine) -> list[dict[str, Any]] | None:
@@ -160,12 +147,7 @@ def to_text(status: Status) -> str:
     for slots in status.schedules:
         upcoming = ", ".join(f"{m:%Y-%m-%d %H:%M:%S%z}" for m in slots.next) or "none"
         send = ", send" if slots.send else ""
-        stored = (
-            f" (job store: {slots.stored_next:%Y-%m-%d %H:%M:%S} UTC)" if slots.stored_next else ""
-        )
-        lines.append(
-            f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}{stored}"
-        )
+        lines.append(f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}")
     lines += ["", "Last runs:"]
     if not status.runs:
         lines.append("  none yet")

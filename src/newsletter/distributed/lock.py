@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from newsletter.schedule.lease import LockHeld, LockLost
+from newsletter.schedule.lock import Holder, LockHeld, LockLost
 
 SCHEDULER_LOCK = 0x6E6C5F73  # "nl_s": the advisory lock key of 'newsletter schedule'
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
@@ -145,3 +145,13 @@ class AdvisoryLock:
                 {"k": self._key & 0xFFFFFFFF},
             ).first()
         return None if row is None else (str(row.application_name), row.backend_start)
+
+
+def advisory_holder(url: str, newsletter: str, now: datetime) -> Holder | None:
+    """Who holds ``newsletter``'s scheduler lock on this PostgreSQL database, or None."""
+    lock = AdvisoryLock(url, "newsletter-status", scheduler_key(newsletter))
+    try:
+        held = lock.holder_session()
+    finally:
+        lock.release()
+    return None if held is None else Holder(held[0], held[1] or now)

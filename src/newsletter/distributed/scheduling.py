@@ -21,7 +21,7 @@ from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint
 from newsletter.schedule import runlog
-from newsletter.schedule.runner import Clock, Deliver
+from newsletter.schedule.runner import Clock, Deliver, execute
 from newsletter.store import state
 
 RunSlot = Callable[..., object]
@@ -56,11 +56,13 @@ def scheduler_lock(config: Config, *, standby: bool, poll: float = 0.5) -> Advis
 def take_lock(
     config: Config, *, standby: bool
 ) -> Callable[[], tuple[AdvisoryLock, RunSlot] | None]:
-    """The daemon's ``TakeLock`` in the distributed mode: the advisory lock, and slots enqueued."""
+    """The daemon's ``TakeLock`` on PostgreSQL: the advisory lock, and in the distributed mode
+    slots enqueued (else built in this process, as with the embedded database)."""
+    run_slot: RunSlot = enqueue_run if config.distributed else execute
 
     def take() -> tuple[AdvisoryLock, RunSlot] | None:
         held = scheduler_lock(config, standby=standby)
-        return None if held is None else (held, enqueue_run)
+        return None if held is None else (held, run_slot)
 
     return take
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from newsletter.config import Config
 from newsletter.errors import redacted
-from newsletter.schedule.lease import Holder
+from newsletter.schedule.lock import Holder
 
 # Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
 _PRIORITY_SEP = "\x06\x16"
@@ -43,20 +43,10 @@ class Fleet:
 
 def fleet_report(config: Config, now: datetime) -> tuple[Holder | None, dict[str, object]]:
     """For ``newsletter status``: the scheduler holding the advisory lock, and the fleet."""
-    from newsletter.distributed.lock import AdvisoryLock, scheduler_key
+    from newsletter.distributed.lock import advisory_holder
 
     assert config.state.url is not None
-    lock = AdvisoryLock(
-        config.state.url, "newsletter-status", scheduler_key(config.newsletter.name)
-    )
-    try:
-        held = lock.holder_session()
-    finally:
-        lock.release()
-    holder = None
-    if held is not None:
-        owner, since = held
-        holder = Holder(owner, since or now, now + timedelta(minutes=1))
+    holder = advisory_holder(config.state.url, config.newsletter.name, now)
     found = fleet(config)
     assert found is not None
     report = found.as_json()

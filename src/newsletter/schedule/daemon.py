@@ -1,8 +1,9 @@
 """``newsletter schedule``: the foreground scheduler (APScheduler 3.x) that makes each slot's issue.
 
-- One scheduler per newsletter and state database: it holds ``lease.LeaseLock`` and heartbeats it.
-- Jobs live in a SQLAlchemyJobStore in the state database. On start every stored job is removed
-  and the config's ``[[schedule]]`` tables are added afresh: no stale job survives a config change.
+- One scheduler per newsletter and state database: it holds a lock its holder's death releases
+  (``lock.FileLock`` beside SQLite, a PostgreSQL advisory lock) and checks it now and then.
+- Jobs live in memory, made from the config's ``[[schedule]]`` tables at start: no stale job
+  survives a config change, and ``newsletter status`` computes the next slots from the config.
 - A slot's fire time is the issue's identity (``pipeline.run(slot=...)``); runs go through
   ``runner.execute``, so the slot is claimed before any work and a manual ``newsletter run`` of
   the same slot finds it claimed or done.
@@ -23,7 +24,6 @@ import logging
 import os
 import signal
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +32,6 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_SCHEDULER_START, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Engine
@@ -42,27 +41,19 @@ from newsletter.errors import NewsletterError, Warn
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint
 from newsletter.schedule.cron import latest_fire, parse_cron
-from newsletter.schedule.lease import LeaseLock, LockLost, SchedulerLock, lock_name
+from newsletter.schedule.lock import FileLock, LockLost, SchedulerLock, lock_path
 from newsletter.schedule.runlog import Trigger
 from newsletter.schedule.runner import Clock, Deliver, RunAbandoned, chain, execute
 from newsletter.store import state
 
 log = logging.getLogger("newsletter.schedule")
-JOBS_TABLE = "apscheduler_jobs"
-
-
-def jobs_table(newsletter: str) -> str:
-    """The newsletter's own job table: a scheduler replaces all its jobs at start, so two
-    newsletters sharing one database must not share a table."""
-    return f"{JOBS_TABLE}_{zlib.crc32(newsletter.encode('utf-8')):08x}"
-
 
 # Stages after which a stopping scheduler lets the run finish: the issue is on disk.
 _POINT_OF_NO_RETURN = ("staged", "written", "finished")
 
 
 def scheduled_issue(**_kwargs: Any) -> None:
-    """The stored jobs' callable. SlotExecutor runs the job instead; this never runs."""
+    """The jobs' callable. SlotExecutor runs the job instead; this never runs."""
     raise RuntimeError("scheduled issues are run by 'newsletter schedule'")
 
 
@@ -162,11 +153,6 @@ class Daemon:
         settings = config.scheduler
         self._grace = timedelta(seconds=settings.grace_seconds)
         self._scheduler = BlockingScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(
-                    engine=engine, tablename=jobs_table(config.newsletter.name)
-                )
-            },
             executors={"default": SlotExecutor(self._fire)},
             job_defaults={
                 "coalesce": True,
@@ -183,7 +169,7 @@ class Daemon:
         The stop signals must be blocked in every thread (``serve`` does it) so that only the
         watcher thread receives them, with ``sigwait``: no handler interrupts the scheduler or
         a run half-way through a statement."""
-        threading.Thread(target=self._heartbeat, name="lease", daemon=True).start()
+        threading.Thread(target=self._check_lock, name="lock-check", daemon=True).start()
         threading.Thread(target=self._watch_signals, name="signals", daemon=True).start()
         names = ", ".join(s.name for s in self._schedules.values()) or "none"
         log.info("scheduler started", extra=fields(schedules=names))
@@ -195,7 +181,7 @@ class Daemon:
                 )
         try:
             self._scheduler.start(paused=True)  # returns once the watcher has shut it down
-        except Exception:  # the job store could not start (database unreachable, ...)
+        except Exception:  # the scheduler could not start
             log.exception("the scheduler could not start")
             self._failed.set()
         finally:
@@ -238,9 +224,9 @@ class Daemon:
         os._exit(0)
 
     def _prepare(self, _event: object) -> None:
-        """At start, in the paused scheduler: replace every stored job, then plan catch-up."""
+        """At start, in the paused scheduler: add the config's jobs, then plan catch-up."""
         try:
-            self._replace_jobs()
+            self._add_jobs()
             self._scheduler.resume()
         except Exception:  # APScheduler would swallow it and stay paused forever
             log.exception("could not set up the schedules")
@@ -249,12 +235,7 @@ class Daemon:
         finally:
             self._ready.set()
 
-    def _replace_jobs(self) -> None:
-        stored = {job.id for job in self._scheduler.get_jobs()}
-        self._scheduler.remove_all_jobs()
-        stale = sorted(stored - set(self._schedules))
-        if stale:
-            log.info("removed jobs no longer in the config", extra=fields(jobs=", ".join(stale)))
+    def _add_jobs(self) -> None:
         now = self._clock()
         for schedule in self._schedules.values():
             slot, why = catch_up_slot(schedule.trigger, now, self._grace, self._done)
@@ -266,7 +247,6 @@ class Daemon:
                 schedule.trigger,
                 id=schedule.job_id,
                 name=schedule.name,
-                replace_existing=True,
                 # A past next run time makes APScheduler fire the job at once, coalesced.
                 **({"next_run_time": slot} if slot is not None else {}),
             )
@@ -314,7 +294,7 @@ class Daemon:
         if self._abandon.is_set() and stage not in _POINT_OF_NO_RETURN:
             raise RunAbandoned(f"abandoned at '{stage}': the scheduler is stopping")
 
-    def _heartbeat(self) -> None:
+    def _check_lock(self) -> None:
         every = self._config.scheduler.lease_seconds / 3
         while not self._exited.wait(every):
             try:
@@ -324,8 +304,8 @@ class Daemon:
                 self._lost.set()
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
-            except Exception as e:  # a database hiccup: try again at the next beat
-                log.warning(f"could not renew the scheduler lock: {e}")
+            except Exception as e:  # a database hiccup: try again at the next check
+                log.warning(f"could not check the scheduler lock: {e}")
 
 
 @contextmanager
@@ -340,7 +320,7 @@ def _stop_signals_blocked() -> Iterator[None]:
 RunSlot = Callable[..., object]
 """How a due slot is made: ``runner.execute``'s keywords (the distributed mode enqueues)."""
 TakeLock = Callable[[], "tuple[SchedulerLock, RunSlot] | None"]
-"""Takes another scheduler lock than the lease, held, with the slot run that goes with it; None
+"""Takes another scheduler lock than the lock file, held, with the slot run that goes with it; None
 when told to stop while waiting for it. Called with SIGTERM/SIGINT blocked (sigwait gets them)."""
 
 
@@ -354,7 +334,7 @@ def serve(
     take_lock: TakeLock | None = None,
 ) -> int:
     """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs.
-    The command chooses the lock: ``take_lock`` (the distributed mode's), else the lease."""
+    The command chooses the lock: ``take_lock`` (PostgreSQL's), else the lock file."""
     with _stop_signals_blocked():
         return _serve(
             config,
@@ -385,13 +365,8 @@ def _serve(
                 return 0  # a standby stopped while it waited
             lock, run_slot = held
         else:
-            lock = LeaseLock(
-                engine,
-                state.owner_token(),
-                timedelta(seconds=config.scheduler.lease_seconds),
-                clock,
-                name=lock_name(config.newsletter.name),
-            )
+            path = lock_path(config.state_dir, config.state.url, config.newsletter.name)
+            lock = FileLock(path, state.owner_token(), clock)
             lock.acquire()
         daemon = Daemon(
             config,

@@ -32,7 +32,6 @@ from newsletter.store.tables import (
     issues,
     metadata,
     runs,
-    scheduler_lease,
     schema_version,
 )
 
@@ -42,7 +41,6 @@ __all__ = [  # the tables, for the query modules that import them from here
     "issues",
     "metadata",
     "runs",
-    "scheduler_lease",
     "schema_version",
 ]
 

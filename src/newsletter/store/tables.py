@@ -119,7 +119,7 @@ feed_articles = sa.Table(
     sa.Column("flags", sa.String(100), nullable=False, default=""),
 )
 
-# Every run attempt (schedule/runlog.py), and the one scheduler's lease (schedule/lease.py).
+# Every run attempt (schedule/runlog.py).
 runs = sa.Table(
     "runs",
     metadata,
@@ -139,15 +139,6 @@ runs = sa.Table(
     sa.Column("issue_path", sa.Text),
     sa.Column("error", sa.Text),
     sa.Index("ix_runs_started", "started_at"),
-)
-
-scheduler_lease = sa.Table(
-    "scheduler_lease",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("acquired_at", UTCDateTime(), nullable=False),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
 # One row per (issue, subscriber): claimed ("sending") before the SMTP transaction, marked
