@@ -1,0 +1,52 @@
+"""`newsletter schedule`'s lock on each state database, in this process (click's runner): on
+SQLite a lock file beside the database, on PostgreSQL (with or without [queue]) the advisory
+lock; a second scheduler exits 3 naming the first, and status says who runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from newsletter.cli import main
+from newsletter.config import load_config
+from newsletter.distributed.lock import AdvisoryLock, scheduler_key
+from newsletter.schedule.lock import FileLock, SchedulerLock, lock_path
+from newsletter.status import scheduler_holder
+from newsletter.store import state
+
+SCHEDULE = '\n[[schedule]]\nname = "yearly"\ncron = "0 0 1 1 *"\n'
+
+
+def test_a_second_scheduler_refuses_naming_the_first_and_status_names_it(
+    project: Path, state_url: str | None
+) -> None:
+    toml = project / "newsletter.toml"
+    text = toml.read_text() + SCHEDULE
+    if state_url is not None:
+        text = text.replace('[state]\npath = ".newsletter"', f'[state]\nurl = "{state_url}"')
+    toml.write_text(text)
+    config = load_config(toml)
+    now = datetime.now(UTC)
+    assert scheduler_holder(config, now) is None
+
+    owner = state.owner_token()
+    lock: SchedulerLock
+    if state_url is None:
+        config.state_dir.mkdir()  # made by the scheduler's engine before it takes the lock
+        path = lock_path(config.state_dir, None, config.newsletter.name)
+        lock = FileLock(path, owner, lambda: datetime.now(UTC))
+    else:
+        lock = AdvisoryLock(state_url, owner, scheduler_key(config.newsletter.name))
+    lock.acquire()
+    try:
+        holder = scheduler_holder(config, now)
+        assert holder is not None and holder.owner == owner
+        refused = CliRunner().invoke(main, ["schedule", "--config", str(toml)])
+        assert refused.exit_code == 3, refused.output
+        assert "another 'newsletter schedule'" in refused.output
+        assert owner in refused.output
+    finally:
+        lock.release()
+    assert scheduler_holder(config, now) is None
