@@ -120,3 +120,23 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | 
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
     yield base.rsplit("/", 1)[0] + "/" + name
+
+
+# The longest tests (real fleets of processes, a wheel build, whole benchmark runs) start
+# first, so that on `-n 2` no worker is left alone with one of them at the end of the suite.
+_LONG_FIRST = (
+    "test_fleet.py",
+    "test_benchmarks.py",
+    "test_wheel.py",
+    "test_delivery.py",
+    "test_schedule_daemon.py",
+    "test_crash_safety.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return _LONG_FIRST.index(name) if name in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file is kept
