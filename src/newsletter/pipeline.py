@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -27,7 +27,7 @@ from newsletter.errors import Warn as Warn  # re-exported: Warn was defined here
 from newsletter.model import Article, Digest, Issue, issue_json
 from newsletter.sources.dedup import Story, dedupe
 from newsletter.sources.fetch import Fetcher
-from newsletter.sources.ingest import default_fetcher, drop_published, ingest_feeds
+from newsletter.sources.ingest import LeftOut, default_fetcher, drop_published, ingest_feeds
 from newsletter.sources.seeds import read_seeds
 from newsletter.store import state
 from newsletter.store.outbox import clean_staging, issue_folder_name, read_issue_json, write_issue
@@ -35,12 +35,25 @@ from newsletter.timings import NO_TIMINGS, Timings, timed
 from newsletter.untrusted import display_safe
 
 log = logging.getLogger(__name__)
+
+
 # Feeds -> fresh articles: ingest.ingest_feeds fetches them; a distributed build instead reads
 # what its fetch tasks stored (distributed/stages.py).
-Ingest = Callable[
-    [Config, Engine, Fetcher, datetime, Warn, Timings, "dict[str, bytes | None] | None"],
-    list[Article],
-]
+class Ingest(Protocol):
+    def __call__(
+        self,
+        config: Config,
+        engine: Engine,
+        fetcher: Fetcher,
+        now: datetime,
+        warn: Warn,
+        timings: Timings = ...,
+        signatures: dict[str, bytes | None] | None = ...,
+        *,
+        left_out: LeftOut | None = ...,
+    ) -> list[Article]: ...
+
+
 # Called with each stage's name as the run passes it: "claimed", "gathered", "summarized",
 # "rendered", "staged" (files synced, not yet renamed into the outbox), "written", "finished".
 # Progress bars and the scheduler's graceful stop hook in here: raising aborts the run and
@@ -95,12 +108,15 @@ def gather_articles(
     timings: Timings = NO_TIMINGS,
     signatures: dict[str, bytes | None] | None = None,
     ingest: Ingest = ingest_feeds,
+    left_out: LeftOut | None = None,
 ) -> list[Article]:
     """Seeds, then feeds (feeds need the state database: their validators and health)."""
     articles = read_seeds(config.seeds_dir, warn)
     if engine is not None and now is not None and config.feeds:
         fetcher = fetcher or default_fetcher(config)
-        articles += ingest(config, engine, fetcher, now, warn, timings, signatures)
+        articles += ingest(
+            config, engine, fetcher, now, warn, timings, signatures, left_out=left_out
+        )
     return articles
 
 
@@ -113,8 +129,10 @@ def gather_stories(
     except_slot: str,
     timings: Timings = NO_TIMINGS,
     ingest: Ingest = ingest_feeds,
+    left_out: LeftOut | None = None,
 ) -> list[Story]:
-    """New articles only (not published before under any id or URL), one per story."""
+    """New articles only (not published before under any id or URL), one per story.
+    ``left_out`` gets the counts of what was left out as too old and already published."""
     seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
     signatures: dict[str, bytes | None] = {}  # near-duplicate signatures from parse workers
     articles = gather_articles(
@@ -126,10 +144,11 @@ def gather_stories(
         timings=timings,
         signatures=signatures,
         ingest=ingest,
+        left_out=left_out,
     )
     fresh = drop_published(engine, articles, seen)
-    if len(fresh) < len(articles):
-        log.info("%d articles left out as already published", len(articles) - len(fresh))
+    if left_out is not None:
+        left_out.published = len(articles) - len(fresh)
     with timed(timings, "dedup"):
         return dedupe(fresh, known=signatures)
 
@@ -142,14 +161,17 @@ def compose_issue(
     slot: datetime,
     summarizer: Summarizer | None = None,
     duplicates: Sequence[Article] = (),
+    left_out: LeftOut | None = None,
 ) -> Issue:
     """The issue for ``articles``; it lists the articles its items cite (among ``articles``
-    and their ``duplicates``, the other outlets' copies merged into them)."""
+    and their ``duplicates``, the other outlets' copies merged into them). ``left_out``
+    gets how many articles the digest left out as off-topic."""
     summarizer = summarizer or ExtractiveSummarizer(config.summary)
     digest = summarizer(articles, config.sections, config.newsletter.language)
     # Each citation must hold: checked against the texts of merged copies too (issue 12).
     digest = checked(digest, [*articles, *duplicates], config.newsletter.language)
-    log.info("%d articles left out as off-topic", digest.off_topic)
+    if left_out is not None:
+        left_out.off_topic = digest.off_topic
     day = slot.date()
     items = digest.lead + tuple(i for s in digest.sections for i in s.items)
     headline = items[0].sources[0].title if items else "no news in today's sections"
@@ -292,10 +314,14 @@ def _build(
         counts = _finish(engine, record, recovered, now, outbox / name)
         message = f"issue #{record.number} recovered: a run that died had written it"
         return RunResult("written", slot, record.number, outbox / name, message, *counts)
-    stories = gather_stories(config, engine, fetcher, now, warn, record.slot, timings, ingest)
+    left_out = LeftOut()
+    stories = gather_stories(
+        config, engine, fetcher, now, warn, record.slot, timings, ingest, left_out
+    )
     articles = [story.article for story in stories]
     checkpoint("gathered")
     if not articles and not allow_empty:
+        log.info(left_out.line(config.fetch.max_age_days))
         reason = _why_nothing(config, engine, record.slot)
         state.release_issue(engine, record, "skipped", reason)
         return RunResult("nothing-new", slot, None, None, reason, 0, 0)
@@ -308,7 +334,9 @@ def _build(
             slot=slot,
             summarizer=summarizer,
             duplicates=duplicates,
+            left_out=left_out,
         )
+    log.info(left_out.line(config.fetch.max_age_days))
     checkpoint("summarized")
     if not issue.item_count and not allow_empty:
         # An issue without items would mark every article published and mail an empty issue.

@@ -20,6 +20,7 @@ from newsletter.timings import NO_TIMINGS, Timings
 
 if TYPE_CHECKING:
     from newsletter.distributed.work import BatchOutcome
+    from newsletter.sources.ingest import LeftOut
 
 
 def worker_fetcher(config: Config) -> Fetcher:
@@ -59,9 +60,13 @@ def stored_articles(
     warn: Warn,
     timings: Timings = NO_TIMINGS,
     signatures: dict[str, bytes | None] | None = None,
+    *,
+    left_out: LeftOut | None = None,
 ) -> list[Article]:
     """The build's feed articles: what the slot's fetch tasks stored and no issue published.
-    (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.)"""
+    (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.) The
+    fetch tasks dropped the entries too old to store; they are not counted here, so
+    ``left_out.too_old`` stays unknown and the run's line leaves it out."""
     from newsletter.sources.feedstate import stored_articles as stored
     from newsletter.sources.ingest import oldest_allowed
 

@@ -73,6 +73,26 @@ class _Outcome:
     articles: tuple[Article, ...] = ()
     warning: str | None = None
     reuse_stored: bool = False
+    too_old: int = 0  # entries left out as older than [fetch] max_age_days
+
+
+@dataclass
+class LeftOut:
+    """What a run left out before the digest, counted for its one log line (filled in as
+    the run goes: ``too_old`` by ingestion, ``published`` and ``off_topic`` by the pipeline).
+    ``too_old`` stays None where the ingestion does not count it."""
+
+    too_old: int | None = None
+    published: int = 0
+    off_topic: int = 0
+
+    def line(self, max_age_days: int) -> str:
+        old = "" if self.too_old is None else f", {self.too_old} too old"
+        limit = f" (over [fetch] max_age_days = {max_age_days})" if old and max_age_days else ""
+        return (
+            f"articles left out: {self.off_topic} off-topic{old}{limit}, "
+            f"{self.published} in an earlier issue"
+        )
 
 
 def ingest_feeds(
@@ -83,8 +103,12 @@ def ingest_feeds(
     warn: Warn,
     timings: Timings = NO_TIMINGS,
     signatures: dict[str, bytes | None] | None = None,
+    *,
+    left_out: LeftOut | None = None,
 ) -> list[Article]:
     """Fetch, parse and store every enabled feed; return this run's candidate articles.
+    ``left_out.too_old`` gets how many fetched entries were older than ``[fetch]
+    max_age_days``.
 
     Reports to ``timings``: "fetch" (all requests), "parse" (from the first body to the last
     parse: it overlaps the fetch), "parse wait" (after the fetch), "parse cpu" (CPU time
@@ -92,6 +116,8 @@ def ingest_feeds(
     compute each article's near-duplicate signature while the fetch goes on; they land in
     ``signatures`` (see ``dedup.dedupe``)."""
     enabled = [f for f in config.feeds if f.enabled]
+    if left_out is not None:
+        left_out.too_old = 0
     if not enabled:
         return []
     records = feedstate.load_feeds(engine, [f.url for f in enabled])
@@ -125,6 +151,8 @@ def ingest_feeds(
         outcomes[feed.url] = _outcome(config, feed, record, result, parsed.get(feed.url), now)
     outcomes = _capped(config, outcomes, warn)
     outcomes = _with_full_text(config, engine, fetcher, outcomes)
+    if left_out is not None:
+        left_out.too_old = sum(o.too_old for o in outcomes.values())
     with timed(timings, "store"):
         articles = _store(config, engine, outcomes, now)
     for feed in enabled:
@@ -309,9 +337,11 @@ def _outcome(
         notes.append(f"moved permanently to {result.permanent_url}; now fetched from there")
     if parsed is None:  # 304 Not Modified: nothing to parse
         return _Outcome(healthy, warning="; ".join(notes) or None, reuse_stored=True)
-    articles = _filtered(feed, parsed.articles, oldest_allowed(config, now))
+    oldest = oldest_allowed(config, now)
+    recent = [a for a in parsed.articles if not (oldest and a.published and a.published < oldest)]
+    articles = _filtered(feed, recent, None)
     warning = "; ".join(notes) or None
-    return _Outcome(healthy, tuple(articles), warning)
+    return _Outcome(healthy, tuple(articles), warning, too_old=len(parsed.articles) - len(recent))
 
 
 def oldest_allowed(config: Config, now: datetime) -> datetime | None:
