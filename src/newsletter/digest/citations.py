@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from newsletter.digest.lexicon import stems
+from newsletter.digest.lexicon import stems, text_stems
 from newsletter.digest.sentences import split_sentences
 from newsletter.model import Article, Digest, Item, Section, Source
 
@@ -39,22 +39,25 @@ def checked(digest: Digest, articles: Iterable[Article], language: str = "en") -
     cited = {(s.title, s.url) for i in every for s in i.sources}
     # Only the cited articles' texts are looked at (a day may have thousands of articles).
     texts = {a.source: a for a in articles if (a.title, a.url) in cited}
-    cache: dict[Source, frozenset[str]] = {}
 
-    def supports(source: Source, sentences: Sequence[str]) -> bool:
+    def supports(
+        source: Source, sentences: Sequence[tuple[frozenset[str], frozenset[str]]]
+    ) -> bool:
         article = texts.get(source)
         if article is None:
             return True
-        if source not in cache:
-            cache[source] = frozenset(stems(f"{article.title}\n{article.text}", language))
-        own = f"{article.title}\n{article.text}".lower()
+        whole = f"{article.title}\n{article.text}"
+        own_stems = text_stems(whole, language)
+        own = whole.lower()
         return all(
-            holds(cache[source], s, language) and all(f in own for f in figures(s))
-            for s in sentences
+            len(words & own_stems) >= SUPPORT_SHARE * len(words) and all(f in own for f in numbers)
+            for words, numbers in sentences
         )
 
     def item(i: Item) -> Item:
-        sentences = split_sentences(i.text, language)
+        sentences = [
+            (frozenset(stems(s, language)), figures(s)) for s in split_sentences(i.text, language)
+        ]
         kept = tuple(s for s in i.sources if supports(s, sentences))
         return Item(text=i.text, sources=kept or i.sources[:1], score=i.score)
 

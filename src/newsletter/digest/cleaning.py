@@ -34,6 +34,35 @@ _BOILERPLATE = re.compile(
     r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss)\b",
     re.IGNORECASE,
 )
+# Every alternative of _BOILERPLATE holds one of these (lower-cased), or starts with one.
+_BOILERPLATE_CORES = (
+    "appeared first on",
+    "read more",
+    "subscribe",
+    "newsletter",
+    "cookie",
+    "click here",
+    "submitted by",
+    "[link]",
+    "comments]",
+    "sign up",
+    "contact us",
+    "all rights reserved",
+    "continue reading",
+    "forum",
+    "follow us",
+    "click through",
+)
+_BOILERPLATE_STARTS = (
+    "check out",
+    "see",
+    "visit",
+    "learn more",
+    "find out",
+    "register",
+    "join us",
+    "don't miss",
+)
 _FRAGMENT = re.compile(
     r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2014\u2022*\u00b7\u25aa>]\s?"
 )
@@ -74,6 +103,11 @@ def strip_dateline(text: str) -> str:
 
 
 def is_boilerplate(text: str) -> bool:
+    """A promo, sign-off or notice. The regex runs only on the few sentences that hold one
+    of its literal cores (it costs some 30 us a sentence, the substring tests about 2 us)."""
+    low = text.lower()
+    if not (low.startswith(_BOILERPLATE_STARTS) or any(k in low for k in _BOILERPLATE_CORES)):
+        return False
     return bool(_BOILERPLATE.search(text))
 
 

@@ -152,7 +152,6 @@ def candidates_of(
     candidates = []
     for sentences in split:
         scores = [score(tokens[id(s)], profiles) for s in sentences]
-        subject = [_on_subject(tokens[id(s)].words, topic, profiles) for s in sentences]
         for i, sentence in enumerate(sentences):
             if not readable(sentence):
                 continue
@@ -179,7 +178,8 @@ def candidates_of(
                 near = [
                     tokens[id(sentences[j])].distinct
                     for j in (i - len(passage), i + 1)
-                    if 0 <= j < len(sentences) and subject[j]
+                    if 0 <= j < len(sentences)
+                    and _on_subject(tokens[id(sentences[j])].words, topic, profiles)
                 ]
                 if not any((set(words) - topic) & other for other in near):
                     continue

@@ -47,15 +47,31 @@ def _stem_word(word: str, language: str) -> str | None:
     return str(_stemmer(language).stemWord(word))
 
 
+# Each word as written -> its stem (None: a stop word), per language: a dict lookup is
+# several times cheaper than a call through lru_cache on the hot path. Cleared when full.
+_SEEN: dict[str, dict[str, str | None]] = {}
+_SEEN_MAX = 400_000
+
+
 def stems(text: str, language: str = "en") -> list[str]:
     """Content-word stems of ``text``, in order; "U.S."/"US" become the token ``usa``."""
-    text = _US.sub(" USA ", text)
-    out = []
-    for word in _WORD.findall(text):
-        stem = _stem_word(word.lower(), language)
-        if stem:
-            out.append(stem)
-    return out
+    if "US" in text or "U." in text:
+        text = _US.sub(" USA ", text)
+    words = _WORD.findall(text)
+    seen = _SEEN.get(language)
+    if seen is None or len(seen) > _SEEN_MAX:
+        seen = _SEEN[language] = {}
+    for word in words:
+        if word not in seen:
+            seen[word] = _stem_word(word.lower(), language)
+    return [stem for stem in map(seen.__getitem__, words) if stem]
+
+
+@lru_cache(maxsize=4096)
+def text_stems(text: str, language: str = "en") -> frozenset[str]:
+    """The distinct stems of a whole text (an article's, looked at again by every check of
+    a citation to it)."""
+    return frozenset(stems(text, language))
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,8 @@ class Terms:
     phrases: dict[tuple[str, ...], float]
 
     def score(self, words: Sequence[str], distinct: frozenset[str]) -> float:
-        total = math.fsum(self.words.get(w, 0.0) for w in distinct)
+        # fsum is exact, so the order of the set intersection does not change the total.
+        total = math.fsum(self.words[w] for w in distinct & self.words.keys())
         if self.phrases:
             joined = " " + " ".join(words) + " "
             for phrase, weight in self.phrases.items():

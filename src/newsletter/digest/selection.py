@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.digest.citations import figures
-from newsletter.digest.lexicon import stems
+from newsletter.digest.lexicon import stems, text_stems
 from newsletter.digest.sectioning import Tokens
 from newsletter.model import Article, Item, Sentence, Source
 
@@ -212,9 +212,7 @@ def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
 
 def _holds(pool: _Pool, article: Article, words: frozenset[str]) -> bool:
     """Does the article's own text hold at least SUPPORT_SHARE of ``words``?"""
-    own = pool.article_stems.get(article.id)
-    if own is None:
-        own = pool.article_stems[article.id] = frozenset(stems(f"{article.title}\n{article.text}"))
+    own = text_stems(f"{article.title}\n{article.text}")
     return len(words & own) >= SUPPORT_SHARE * len(words)
 
 
