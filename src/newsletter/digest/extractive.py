@@ -36,7 +36,14 @@ from newsletter.digest.cleaning import (
 )
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
-from newsletter.digest.sectioning import Tokens, adapt, assign, score, section_terms
+from newsletter.digest.sectioning import (
+    Tokens,
+    adapt,
+    assign,
+    score,
+    section_terms,
+    strong_terms,
+)
 from newsletter.digest.selection import Candidate, items, pick_lead, pick_section, prepare
 from newsletter.digest.sentences import sentences_of
 from newsletter.model import Article, Digest, Item, Section, Sentence
@@ -149,9 +156,10 @@ def candidates_of(
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
+    strong = strong_terms(profiles)
     candidates = []
     for sentences in split:
-        scores = [score(tokens[id(s)], profiles) for s in sentences]
+        scores = [score(tokens[id(s)], profiles, strong) for s in sentences]
         for i, sentence in enumerate(sentences):
             if not readable(sentence):
                 continue

@@ -62,18 +62,34 @@ def section_terms(section: SectionSettings, language: str) -> Terms:
     return Terms(words, phrases)
 
 
-def score(tokens: Tokens, profiles: Sequence[Terms]) -> tuple[float, ...]:
-    """Each section's fit; the section of the sentence's first strong term (usually its
-    subject: "Russian missiles hit Ukraine" is about Russia) gets SUBJECT_BONUS."""
-    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
-    for word in tokens.words:
+Strong = dict[str, tuple[int, ...]]
+
+
+def strong_terms(profiles: Sequence[Terms]) -> Strong:
+    """Each strong term (weight at least STRONG_TERM in some section) -> the sections where
+    it weighs most; ``score`` looks a sentence's words up here instead of in every profile."""
+    strong: Strong = {}
+    for word in sorted({w for p in profiles for w in p.words}):
         weights = [p.words.get(word, 0.0) for p in profiles]
-        strongest = max(weights, default=0.0)
+        strongest = max(weights)
         if strongest >= STRONG_TERM:
-            for i, weight in enumerate(weights):
-                if weight == strongest:
-                    scores[i] += SUBJECT_BONUS
-            break
+            strong[word] = tuple(i for i, w in enumerate(weights) if w == strongest)
+    return strong
+
+
+def score(
+    tokens: Tokens, profiles: Sequence[Terms], strong: Strong | None = None
+) -> tuple[float, ...]:
+    """Each section's fit; the section of the sentence's first strong term (usually its
+    subject: "Russian missiles hit Ukraine" is about Russia) gets SUBJECT_BONUS. Pass
+    ``strong_terms(profiles)`` when scoring many sentences against the same profiles."""
+    if strong is None:
+        strong = strong_terms(profiles)
+    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
+    if not strong.keys().isdisjoint(tokens.distinct):
+        first = next(word for word in tokens.words if word in strong)
+        for i in strong[first]:
+            scores[i] += SUBJECT_BONUS
     return tuple(scores)
 
 
@@ -117,8 +133,9 @@ def _learn_cues(
         w for p in profiles for ph in p.phrases for w in ph
     }
     per_section: dict[str, Counter[int]] = defaultdict(Counter)
+    strong = strong_terms(profiles)
     for tokens in sentences:
-        section = _confident(score(tokens, profiles))
+        section = _confident(score(tokens, profiles, strong))
         if section is None:
             continue
         for word in tokens.distinct - known:
