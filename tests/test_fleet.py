@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
             killed = datetime.now(UTC)
-            wait_until(lambda: b"took over" in standby_log.read_bytes(), 5, "the takeover")
+            wait_until(lambda: b"took over" in standby_log.read_bytes(), 15, "the takeover")
             took_over = datetime.now(UTC)
             wait_until(
                 lambda: sum(s > took_over for s in slots(url)) >= 1, 30, "the standby's slot"
@@ -131,11 +132,13 @@ def test_one_scheduler_a_second_refuses_a_standby_takes_over_after_sigkill(
                     os.killpg(process.pid, signal.SIGKILL)
     made = sorted(slots(url))
     assert any(s < killed for s in made) and any(s > took_over for s in made)
-    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(made)}
-    # No slot lost across the takeover (and none twice: unique). Slots are 6 s apart so that a
-    # takeover on a loaded 2-core machine (SIGKILL, lock poll, start-up) fits inside one slot;
-    # a takeover slower than that would coalesce the missed slot, as catch-up is documented to.
-    assert gaps == {6.0}, made
+    # No slot lost across the takeover (and none twice: slots are unique). One exception, the
+    # documented one: if more than one slot came due while no scheduler ran (a takeover slower
+    # than the 6 s spacing, on a loaded machine), catch-up makes the latest of them only.
+    coalesced = re.findall(r"catch-up: the last slot (\S+) was missed", standby_log.read_text())
+    caught = {datetime.fromisoformat(found) for found in coalesced}
+    wider = [(a, b) for a, b in itertools.pairwise(made) if (b - a).total_seconds() != 6.0]
+    assert wider == [] or (len(wider) == 1 and wider[0][1] in caught), (made, caught)
     numbers = rows(url, "SELECT number FROM issues WHERE status = 'done' ORDER BY number")
     assert [n for (n,) in numbers] == list(range(1, len(made) + 1))  # one issue per slot
 
