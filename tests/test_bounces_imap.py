@@ -22,7 +22,10 @@ from test_bounces_archive import statuses
 from test_subscriber_list import ENV, NOW, built, configure, invoke
 
 SAMPLES = REPO / "tests" / "data" / "bounces"
-FOLDER = "Bounce reports"  # a name with a space: it must be sent quoted
+# A folder as the mail program shows it, with a space (sent quoted), non-ASCII letters and "&"
+# (sent in modified UTF-7), and as the server stores it (RFC 3501, 5.1.3).
+FOLDER = "Rückläufer & Co"
+STORED = "R&APw-ckl&AOQ-ufer &- Co"
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +55,13 @@ def test_reports_in_an_imap_folder_stop_the_mail_to_bounced_and_complaining_read
         encoding="utf-8",
     )
     invoke(project, "subscribers", "import", str(project / "people.csv"))
-    imap.clear(FOLDER)
+    imap.clear(STORED)
     for sample in sorted(SAMPLES.glob("*.eml")):
-        imap.deliver(FOLDER, sample.read_bytes())
-    imap.deliver(FOLDER, b"From: someone@example.com\r\nSubject: hello\r\n\r\nnot a report\r\n")
+        imap.deliver(STORED, sample.read_bytes())
+    imap.deliver(STORED, b"From: someone@example.com\r\nSubject: hello\r\n\r\nnot a report\r\n")
     # Read before by a person: a seen message is not the tool's to read.
     seen_hard = b"From: MAILER-DAEMON@example.com\r\nSubject: seen\r\n\r\nhard@example.net\r\n"
-    imap.deliver(FOLDER, seen_hard, flags="(\\Seen)")
+    imap.deliver(STORED, seen_hard, flags="(\\Seen)")
 
     first = bounces(project, imap, "--imap-folder", FOLDER)
     assert first.exit_code == 0, first.output
@@ -76,7 +79,7 @@ def test_reports_in_an_imap_folder_stop_the_mail_to_bounced_and_complaining_read
         "complainer@example.net": "complained",
         "fine@example.net": "active",
     }
-    assert imap.seen(FOLDER) == [True] * 5  # every report read is marked seen on the server
+    assert imap.seen(STORED) == [True] * 5  # every report read is marked seen on the server
     again = bounces(project, imap, "--imap-folder", FOLDER)
     assert again.exit_code == 0, again.output
     assert again.output.splitlines() == [

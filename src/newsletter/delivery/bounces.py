@@ -13,6 +13,7 @@ sends) unsubscribes its sender.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email
 import imaplib
@@ -234,11 +235,6 @@ def imap_messages(source: ImapSource, env: Mapping[str, str]) -> Iterator[tuple[
             f"password of {source.user} (it is never read from newsletter.toml)"
         )
     where = f"IMAP {source.host}:{source.port}"
-    if not source.folder.isascii():
-        raise DeliveryError(
-            f"{where}: --imap-folder {source.folder!r}: give the folder's name as the server "
-            "lists it (modified UTF-7, as in a LIST reply), not as the mail program shows it"
-        )
     try:
         client = imaplib.IMAP4_SSL(
             source.host, source.port, ssl_context=ssl.create_default_context(), timeout=60
@@ -271,7 +267,7 @@ def _unseen(
             f"{where}: login as {source.user} refused ({_imap_text(e)}): check the user and "
             f"{source.password_env}"
         ) from e
-    status, _ = client.select(_quoted(source.folder))
+    status, _ = client.select(_quoted(imap_utf7(source.folder)))
     if status != "OK":
         raise DeliveryError(f"{where}: no folder {source.folder!r} (--imap-folder)")
     _, found = client.uid("SEARCH", "UNSEEN")
@@ -282,6 +278,28 @@ def _unseen(
         if isinstance(raw, bytes):
             yield email.message_from_bytes(raw), uid.decode()
         client.uid("STORE", uid.decode(), "+FLAGS", "(\\Seen)")
+
+
+def imap_utf7(name: str) -> str:
+    """A folder name as IMAP spells it on the wire: modified UTF-7 (RFC 3501, 5.1.3), so that
+    "Rückläufer & Co" is ``R&APw-ckl&AOQ-ufer &- Co``."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            raw = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + raw.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if " " <= char <= "~":
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
 
 
 def _quoted(folder: str) -> str:
