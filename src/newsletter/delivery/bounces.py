@@ -13,10 +13,12 @@ sends) unsubscribes its sender.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email
 import imaplib
 import mailbox
+import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -224,33 +226,94 @@ class ImapSource:
 
 
 def imap_messages(source: ImapSource, env: Mapping[str, str]) -> Iterator[tuple[Message, str]]:
-    """Unseen messages of an IMAP folder over TLS; fetching marks them seen."""
+    """Unseen messages of an IMAP folder over TLS (the server's certificate verified), each
+    marked seen only once handled: a run that stops half-way reads the rest next time."""
     password = env.get(source.password_env, "")
     if not password:
         raise DeliveryError(
             f"the environment variable {source.password_env} is empty: set it to the IMAP "
             f"password of {source.user} (it is never read from newsletter.toml)"
         )
+    where = f"IMAP {source.host}:{source.port}"
     try:
-        client = imaplib.IMAP4_SSL(source.host, source.port, timeout=60)
+        client = imaplib.IMAP4_SSL(
+            source.host, source.port, ssl_context=ssl.create_default_context(), timeout=60
+        )
+    except ssl.SSLCertVerificationError as e:
+        raise DeliveryError(
+            f"{where}: its TLS certificate is not trusted ({e.verify_message}); nothing was "
+            "read (a private CA: point SSL_CERT_FILE at its certificate)"
+        ) from e
     except OSError as e:
-        raise DeliveryError(f"{source.host}:{source.port}: cannot connect: {e}") from e
+        raise DeliveryError(f"{where}: cannot connect: {e}") from e
     try:
-        client.login(source.user, password)
-        status, _ = client.select(source.folder)
-        if status != "OK":
-            raise DeliveryError(f"{source.host}: no folder {source.folder!r}")
-        _, found = client.search(None, "UNSEEN")
-        for number in (found[0] or b"").split():
-            _, parts = client.fetch(number.decode(), "(RFC822)")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if isinstance(raw, bytes):
-                yield email.message_from_bytes(raw), number.decode()
+        yield from _unseen(client, source, password, where)
     except imaplib.IMAP4.error as e:
-        raise DeliveryError(f"{source.host}: {e}") from e
+        raise DeliveryError(f"{where}: {_imap_text(e)}") from e
+    except OSError as e:
+        raise DeliveryError(f"{where}: connection lost: {e}") from e
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             client.logout()
+
+
+def _unseen(
+    client: imaplib.IMAP4, source: ImapSource, password: str, where: str
+) -> Iterator[tuple[Message, str]]:
+    try:
+        client.login(source.user, password)
+    except imaplib.IMAP4.error as e:
+        raise DeliveryError(
+            f"{where}: login as {source.user} refused ({_imap_text(e)}): check the user and "
+            f"{source.password_env}"
+        ) from e
+    status, _ = client.select(_quoted(imap_utf7(source.folder)))
+    if status != "OK":
+        raise DeliveryError(f"{where}: no folder {source.folder!r} (--imap-folder)")
+    _, found = client.uid("SEARCH", "UNSEEN")
+    for uid in (found[0] or b"").split():
+        # BODY.PEEK leaves the message unseen until it has been handled (after the yield).
+        _, parts = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+        raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
+        if isinstance(raw, bytes):
+            yield email.message_from_bytes(raw), uid.decode()
+        client.uid("STORE", uid.decode(), "+FLAGS", "(\\Seen)")
+
+
+def imap_utf7(name: str) -> str:
+    """A folder name as IMAP spells it on the wire: modified UTF-7 (RFC 3501, 5.1.3), so that
+    "Rückläufer & Co" is ``R&APw-ckl&AOQ-ufer &- Co``."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            raw = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + raw.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if " " <= char <= "~":
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def _quoted(folder: str) -> str:
+    """A folder name as an IMAP quoted string (imaplib sends arguments as they are)."""
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _imap_text(error: Exception) -> str:
+    """The server's words from an imaplib error (it wraps them as a bytes repr)."""
+    text = str(error)
+    for prefix in ("b'", 'b"'):
+        if text.startswith(prefix) and text.endswith(prefix[1]):
+            text = text[2:-1]
+    return text
 
 
 def process(
