@@ -201,13 +201,36 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _role(pid: int) -> str:
+    """What a descendant is, from its command line: forkserver, resource tracker, worker."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if "forkserver" in cmdline:  # the server, or a worker it forked (same command line)
+        return "worker" if _role(_parent(pid)) == "forkserver" else "forkserver"
+    if "resource_tracker" in cmdline:
+        return "resource tracker"
+    return "worker"
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class MemorySampler:
     """Peak RSS of this process, and of it plus every descendant at the same moment,
     sampled every 20 ms on a thread (RSS, not PSS: pages shared with the children count
-    twice, so the total errs high)."""
+    twice, so the total errs high); ``roles`` holds each kind of descendant's own peak."""
 
     def __init__(self) -> None:
         self.main = self.total = 0.0
+        self.roles: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -223,8 +246,14 @@ class MemorySampler:
     def _sample(self) -> None:
         me = os.getpid()
         main = _rss_mb(me)
-        total = main + sum(_rss_mb(c) for c in _descendants(me))
+        children: dict[str, float] = {}
+        for child in _descendants(me):
+            role = _role(child)
+            children[role] = children.get(role, 0.0) + _rss_mb(child)
+        total = main + sum(children.values())
         self.main, self.total = max(self.main, main), max(self.total, total)
+        for role, rss in children.items():
+            self.roles[role] = max(self.roles.get(role, 0.0), rss)
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
@@ -273,6 +302,24 @@ def measure_reader(python: str, base: str, feeds: int, folder: Path) -> dict[str
 # --- one measurement (in a fresh process) -----------------------------------------------------
 
 
+class CpuStopwatch:
+    """A ``Stopwatch`` that also charges this process's CPU time since the previous report to
+    the stage reported ("cpu <stage>"): the stages after the fetch run one after another, so
+    each gets its own; fetch and parse overlap and share theirs."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.process_time()
+
+    def add(self, stage: str, seconds: float) -> None:
+        now = time.process_time()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        key = f"cpu {stage}"
+        self.seconds[key] = self.seconds.get(key, 0.0) + now - self._last
+        self.seconds[f"rss after {stage}"] = _rss_mb(os.getpid())
+        self._last = now
+
+
 def measure(config_path: Path) -> dict[str, Any]:
     """The first run and the all-304 re-run of the project at ``config_path``."""
     import logging
@@ -280,7 +327,6 @@ def measure(config_path: Path) -> dict[str, Any]:
     started = time.perf_counter()  # this fresh process has not imported the pipeline yet
     from newsletter.config import load_config
     from newsletter.pipeline import run
-    from newsletter.timings import Stopwatch
 
     imports = time.perf_counter() - started
 
@@ -288,19 +334,26 @@ def measure(config_path: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for name, now in (("first", NOW), ("again", NOW + timedelta(days=1))):
         warnings: list[str] = []
-        watch = Stopwatch()
         with MemorySampler() as memory:
             start, cpu = time.perf_counter(), time.process_time()
+            watch = CpuStopwatch()
             config = load_config(config_path)
             result = run(config, now=now, warn=warnings.append, timings=watch)
             total = time.perf_counter() - start
+            cpu_total = time.process_time() - cpu
+        staged = sum(v for k, v in watch.seconds.items() if k.startswith("cpu "))
+        watch.seconds["cpu after the stages"] = cpu_total - staged
+        if result.path is not None and os.environ.get("BENCH_KEEP_ISSUE"):
+            kept = Path(os.environ["BENCH_KEEP_ISSUE"])
+            shutil.copyfile(result.path / "issue.json", kept / f"{name}-issue.json")
         figures[name] = {
             **watch.seconds,
             **({"imports": imports} if name == "first" else {}),
             "total": total,
-            "cpu": time.process_time() - cpu,
+            "cpu": cpu_total,
             "rss main": memory.main,
             "rss total": memory.total,
+            **{f"rss {role}": rss for role, rss in memory.roles.items()},
             "status": result.status,
             "articles": result.articles_in,
             "items": result.items_out,
@@ -474,9 +527,16 @@ def stage_table(main: dict[str, Any]) -> list[str]:
         first = [r["first"][stage] for r in runs if stage in r["first"]]
         again = [r["again"][stage] for r in runs if stage in r["again"]]
         lines.append(f"| {stage} s | {_spread(first)} | {_spread(again)} |")
-    for key in ("rss main", "rss total"):
-        first = [r["first"][key] for r in runs]
-        again = [r["again"][key] for r in runs]
+    keys = {k for r in runs for k in (*r["first"], *r["again"])}
+    for prefix, unit in (("cpu ", "s"), ("rss after ", "MB")):
+        for key in sorted(k for k in keys if k.startswith(prefix)):
+            first = [r["first"][key] for r in runs if key in r["first"]]
+            again = [r["again"][key] for r in runs if key in r["again"]]
+            lines.append(f"| {key} {unit} | {_spread(first)} | {_spread(again)} |")
+    roles = ("rss main", "rss worker", "rss forkserver", "rss resource tracker", "rss total")
+    for key in roles:
+        first = [r["first"].get(key, 0.0) for r in runs]
+        again = [r["again"].get(key, 0.0) for r in runs]
         lines.append(f"| peak {key[4:]} MB | {_spread(first)} | {_spread(again)} |")
     for key in ("status", "articles", "items"):
         first_s = sorted({str(r["first"][key]) for r in runs})
