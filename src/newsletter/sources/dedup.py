@@ -14,6 +14,7 @@ fetch is still going on (``parsework``): what is left here is grouping equal ban
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -83,6 +84,12 @@ def article_text(article: Article) -> str:
     return f"{article.title}\n{article.text}"
 
 
+def text_key(text: str) -> str:
+    """What ``Signatures`` are keyed by: a 128-bit digest of the compared text, not the text
+    itself (a second copy of every article's text would cost the main process megabytes)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 @cache
 def _permutations() -> tuple[Any, Any]:
     """datasketch's affine32 MinHash permutations for seed 1 (its default), so signatures
@@ -136,7 +143,7 @@ def _fmix32(hv: Any) -> Any:
         return hv ^ (hv >> np.uint32(16))
 
 
-Signatures = Mapping[str, "bytes | None"]  # article_text(article) -> its signature
+Signatures = Mapping[str, "bytes | None"]  # text_key(article_text(article)) -> its signature
 
 
 def _near_duplicates(
@@ -153,9 +160,11 @@ def _near_duplicates(
     import numpy as np
 
     texts = [article_text(a) for a in articles]
-    missing = [t for t in dict.fromkeys(texts) if t not in known]
-    computed = dict(zip(missing, signatures(missing), strict=True))
-    sigs = [known[t] if t in known else computed[t] for t in texts]
+    keys = [text_key(t) for t in texts]
+    missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+    computed = dict(zip(missing, signatures(list(missing.values())), strict=True))
+    del texts, missing
+    sigs = [known[k] if k in known else computed[k] for k in keys]
     kept = [i for i, s in enumerate(sigs) if s is not None]
     parent = list(range(len(articles)))
 

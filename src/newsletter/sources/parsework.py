@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
-from newsletter.sources.dedup import article_text, signatures
+from newsletter.sources.dedup import article_text, signatures, text_key
 from newsletter.sources.feeds import ParsedFeed, ParseJob, parse_feed
 
 log = logging.getLogger("newsletter.ingest")
@@ -21,7 +21,7 @@ def parse_timed(job: ParseJob, signed: bool = False) -> Parsed:
     start = time.process_time()
     parsed = parse_safely(job)
     texts = [article_text(a) for a in parsed.articles] if signed else []
-    signed_texts = dict(zip(texts, signatures(texts), strict=True)) if texts else {}
+    signed_texts = {text_key(t): s for t, s in zip(texts, signatures(texts), strict=True)}
     return parsed, time.process_time() - start, signed_texts
 
 
