@@ -133,7 +133,6 @@ def gather_stories(
 ) -> list[Story]:
     """New articles only (not published before under any id or URL), one per story.
     ``left_out`` gets the counts of what was left out as too old and already published."""
-    seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
     signatures: dict[str, bytes | None] = {}  # near-duplicate signatures from parse workers
     articles = gather_articles(
         config,
@@ -146,6 +145,9 @@ def gather_stories(
         ingest=ingest,
         left_out=left_out,
     )
+    if not articles:  # a day of 304s: no need to read back every id ever published
+        return []
+    seen = state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot)
     fresh = drop_published(engine, articles, seen)
     if left_out is not None:
         left_out.published = len(articles) - len(fresh)

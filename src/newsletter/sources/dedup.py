@@ -160,11 +160,11 @@ def _near_duplicates(
     import numpy as np
 
     texts = [article_text(a) for a in articles]
-    keys = [text_key(t) for t in texts]
-    missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+    digests = [text_key(t) for t in texts]
+    missing = {k: t for k, t in zip(digests, texts, strict=True) if k not in known}
     computed = dict(zip(missing, signatures(list(missing.values())), strict=True))
     del texts, missing
-    sigs = [known[k] if k in known else computed[k] for k in keys]
+    sigs = [known[k] if k in known else computed[k] for k in digests]
     kept = [i for i, s in enumerate(sigs) if s is not None]
     parent = list(range(len(articles)))
 
