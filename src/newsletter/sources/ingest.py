@@ -270,7 +270,9 @@ class _Parser:
         while (job := self._queue.get()) is not None:
             try:
                 if self._pool is None:
-                    context = multiprocessing.get_context("forkserver")  # never fork threads
+                    # never fork threads; "spawn", not "forkserver": with one or two workers
+                    # a fork server is one more interpreter in memory (~14 MB) for nothing
+                    context = multiprocessing.get_context("spawn")
                     self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
                 self._futures.append((job, self._pool.submit(parse_timed, job, signed)))
             except Exception as e:  # no workers (no semaphores, no fork): parse here
