@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from itertools import chain
 from typing import Any
 from zlib import crc32
 
@@ -104,31 +104,44 @@ def _permutations() -> tuple[Any, Any]:
 
 def signatures(texts: Sequence[str]) -> list[bytes | None]:
     """Each text's MinHash signature (NUM_PERM 32-bit values as bytes), None for a text too
-    short to compare. Vectorized over all texts at once, in chunks of about CHUNK hashes."""
+    short to compare. Vectorized over many texts at once, in chunks of about CHUNK hashes;
+    only one chunk's shingle hashes are held at a time (4 bytes each, in an ``array``), so
+    memory does not grow with the number of texts."""
+    result: list[bytes | None] = [None] * len(texts)
+    group: list[int] = []
+    lengths: list[int] = []
+    hashes = array("I")
+    for i, text in enumerate(texts):
+        hashed = _shingle_hashes(text)
+        if hashed is None:
+            continue
+        if hashes and len(hashes) + len(hashed) > CHUNK:
+            _sign(group, lengths, hashes, result)
+            group, lengths, hashes = [], [], array("I")
+        group.append(i)
+        lengths.append(len(hashed))
+        hashes.extend(hashed)
+    if group:
+        _sign(group, lengths, hashes, result)
+    return result
+
+
+def _sign(
+    group: list[int], lengths: list[int], hashes: array[int], result: list[bytes | None]
+) -> None:
+    """One chunk: the texts ``group`` (``lengths`` hashes each, one after another in
+    ``hashes``) get their signatures in ``result``."""
     import numpy as np
 
     a, b = _permutations()
-    hashed = [_shingle_hashes(t) for t in texts]
-    result: list[bytes | None] = [None] * len(texts)
-    todo = [i for i, h in enumerate(hashed) if h is not None]
-    begin = 0
-    while begin < len(todo):
-        end, size = begin, 0
-        while end < len(todo) and (size == 0 or size + len(hashed[todo[end]] or ()) <= CHUNK):
-            size += len(hashed[todo[end]] or ())
-            end += 1
-        group = todo[begin:end]
-        lengths = np.array([len(hashed[i] or ()) for i in group])
-        hv = _fmix32(np.array(list(chain.from_iterable(hashed[i] or () for i in group)), np.uint32))
-        with np.errstate(over="ignore"):
-            permuted = hv[:, None] * a  # wraps modulo 2**32, as datasketch's affine32
-            permuted += b
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        minima = np.minimum.reduceat(permuted, offsets, axis=0)
-        for i, row in zip(group, minima, strict=True):
-            result[i] = row.tobytes()
-        begin = end
-    return result
+    hv = _fmix32(np.frombuffer(hashes, dtype=np.uint32))
+    with np.errstate(over="ignore"):
+        permuted = hv[:, None] * a  # wraps modulo 2**32, as datasketch's affine32
+        permuted += b
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    minima = np.minimum.reduceat(permuted, offsets, axis=0)
+    for i, row in zip(group, minima, strict=True):
+        result[i] = row.tobytes()
 
 
 def _fmix32(hv: Any) -> Any:
