@@ -314,6 +314,8 @@ class CpuStopwatch:
     def add(self, stage: str, seconds: float) -> None:
         now = time.process_time()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        if stage in ("parse", "parse cpu"):  # summaries reported after "parse wait"
+            return
         key = f"cpu {stage}"
         self.seconds[key] = self.seconds.get(key, 0.0) + now - self._last
         self.seconds[f"rss after {stage}"] = _rss_mb(os.getpid())
