@@ -494,11 +494,15 @@ def send(
         sys.exit(EXIT_FAILED)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per feed).")
-def feeds(config_path: Path, as_json: bool) -> None:
-    """List every feed with its health: broken ones first."""
+@click.pass_context
+def feeds(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """List every feed with its health: broken ones first. `feeds import FILE.opml` and
+    `feeds export` move subscription lists in and out as OPML."""
+    if ctx.invoked_subcommand is not None:
+        return
     from newsletter.sources.ingest import feed_health
     from newsletter.store import state
 
@@ -541,6 +545,57 @@ def feeds(config_path: Path, as_json: bool) -> None:
             click.echo("")
             for line in fleet_lines(found.as_json()):
                 click.echo(line)
+
+
+def _feeds_config(ctx: click.Context, config_path: Path) -> Path:
+    """The subcommand's --config, or the one given to `feeds` before it."""
+    if ctx.get_parameter_source("config_path") is click.core.ParameterSource.DEFAULT:
+        parent = ctx.parent.params.get("config_path") if ctx.parent else None
+        return Path(parent) if parent else config_path
+    return config_path
+
+
+@feeds.command("import")
+@config_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, config_path: Path, file: Path) -> None:
+    """Add the feeds of an OPML subscription list to newsletter.toml (comments and order
+    kept; feeds already configured are skipped)."""
+    from newsletter.sources.opml import import_opml
+
+    config_path = _feeds_config(ctx, config_path)
+    try:
+        report = import_opml(config_path, file)
+    except ConfigError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not quiet():
+        click.echo(report.summary(file, config_path))
+
+
+@feeds.command("export")
+@config_option
+@click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def feeds_export(ctx: click.Context, config_path: Path, file: Path | None) -> None:
+    """Write the configured feeds as OPML 2.0 to FILE (default: standard output)."""
+    from newsletter.sources.opml import export_opml
+
+    config = _load(_feeds_config(ctx, config_path))
+    data, left_out = export_opml(config, _now())
+    if left_out:
+        _warn(f"{left_out} local feed(s) left out of the OPML: only http(s) feeds are exported")
+    if file is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        file.write_bytes(data)
+    except OSError as e:
+        click.echo(f"error: {file}: cannot write: {e.strerror}", err=True)
+        sys.exit(EXIT_FAILED)
+    if not quiet():
+        click.echo(f"{file}: {len(config.feeds) - left_out} feeds written as OPML")
 
 
 @main.command()

@@ -92,6 +92,8 @@ class FeedSettings(_Model):
     # Keep only entries matching any ``include`` word/phrase; drop those matching ``exclude``.
     include: list[Annotated[str, Field(min_length=1)]] = []
     exclude: list[Annotated[str, Field(min_length=1)]] = []
+    # Where the feed sits in an OPML list (outermost folder first): `feeds import`/`export`.
+    category: list[Annotated[str, Field(min_length=1)]] = []
 
     @field_validator("url")
     @classmethod
