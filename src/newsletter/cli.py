@@ -463,14 +463,28 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
     is_flag=True,
     help="Distributed mode ([queue] broker): enqueue the batches and return at once.",
 )
+@click.option(
+    "--to",
+    "test_to",
+    metavar="ADDRESS",
+    help="Send one test copy (every section) to ADDRESS only; nothing is recorded.",
+)
 def send(
-    config_path: Path, issue: str | None, dry_run: bool, retry_refused: bool, no_wait: bool
+    config_path: Path,
+    issue: str | None,
+    dry_run: bool,
+    retry_refused: bool,
+    no_wait: bool,
+    test_to: str | None,
 ) -> None:
     """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
     subscriber who has not been sent it yet, one personalized message each."""
     from newsletter.delivery.send import deliver_issue, find_issue
 
     config = _load(config_path)
+    if test_to is not None:
+        _send_test_copy(config, issue, test_to, dry_run or retry_refused or no_wait)
+        return
     if config.distributed and not dry_run and not retry_refused:
         from newsletter.distributed.commands import send_command
 
@@ -492,6 +506,25 @@ def send(
     click.echo(report.summary())
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+def _send_test_copy(config: Config, issue: str | None, to: str, other_options: bool) -> None:
+    from newsletter.delivery.send import find_issue
+    from newsletter.delivery.testsend import send_test_copy
+
+    if other_options:
+        click.echo(
+            "error: --to sends one test copy; leave out --dry-run, --retry-refused and --no-wait",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    try:
+        sent = send_test_copy(config, find_issue(config, issue), to, now=_now(), warn=_warn)
+    except NewsletterError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    if not quiet():
+        click.echo(sent.summary())
 
 
 @main.group(invoke_without_command=True)
