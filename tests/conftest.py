@@ -25,12 +25,24 @@ def shared_data(relative: str) -> Path:
     return path
 
 
+def without_feeds(config: Path) -> Path:
+    """``config`` with its [[feeds]] removed (comments and the rest kept): the example lists
+    real public feeds, and no test may depend on the network."""
+    import tomlkit
+
+    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    document.pop("feeds", None)
+    config.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return config
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A newsletter project: the default config and templates and the founding seed."""
+    """A newsletter project: the default config (without its real feeds) and templates and
+    the founding seed."""
     root = tmp_path / "project"
     root.mkdir()
-    shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
+    without_feeds(Path(shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")))
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "seeds").mkdir()
     shutil.copy(FOUNDING_SEED, root / "seeds" / FOUNDING_SEED.name)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, REPO, without_feeds
 from newsletter.config import Config, load_config
 from newsletter.email.render import RenderedIssue
 from newsletter.pipeline import run
@@ -21,7 +21,7 @@ ARTIFACTS = REPO / "test-artifacts"
 def new_project(root: Path) -> Path:
     """The default config and templates and the founding seed, as the `project` fixture."""
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
+    without_feeds(Path(shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")))
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "seeds").mkdir()
     shutil.copy(FOUNDING_SEED, root / "seeds" / FOUNDING_SEED.name)

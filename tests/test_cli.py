@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import FOUNDING_SEED, run_cli
+from conftest import FOUNDING_SEED, run_cli, without_feeds
 
 
 def test_init_then_run_with_config_from_elsewhere(tmp_path: Path) -> None:
@@ -15,6 +15,7 @@ def test_init_then_run_with_config_from_elsewhere(tmp_path: Path) -> None:
     assert (project / "newsletter.toml").is_file()
     assert not (project / "templates").exists()  # the defaults serve until one is copied
     assert [p.name for p in (project / "seeds").iterdir()] == [FOUNDING_SEED.name]
+    without_feeds(project / "newsletter.toml")  # its real public feeds: no test uses the network
 
     again = run_cli("init", "brief", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr

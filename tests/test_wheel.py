@@ -17,7 +17,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, without_feeds
 
 PIP = (sys.executable, "-m", "pip")
 
@@ -84,6 +84,7 @@ def test_the_wheel_installs_and_builds_the_example_project(tmp_path: Path) -> No
     assert made.returncode == 0, made.stderr
     project = tmp_path / "x"
     assert (project / "newsletter.toml").read_text() == (REPO / "newsletter.toml").read_text()
+    without_feeds(project / "newsletter.toml")  # its real public feeds: no test uses the network
     ran = subprocess.run(
         [newsletter, "run"], cwd=project, env=env, capture_output=True, text=True, timeout=120
     )

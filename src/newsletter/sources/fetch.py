@@ -57,6 +57,7 @@ class FetchLimits:
     max_redirects: int = 5
     user_agent: str = USER_AGENT
     allow_private_networks: bool = False  # True: URLs from feeds may reach private addresses
+    dns_timeout: float = 2.0  # every feed host resolved within this, or failed (resolve.py)
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,43 @@ class HttpFetcher:
                     on_result(i, local)
             else:
                 remote.append(i)
+        remote = self._resolvable(requests, remote, results, on_result)
         if remote:
             fetched = asyncio.run(self._fetch_remote(requests, remote, on_result))
             for i, result in zip(remote, fetched, strict=True):
                 results[i] = result
         return [r for r in results if r is not None]
+
+    def _resolvable(
+        self,
+        requests: Sequence[FetchRequest],
+        indexes: list[int],
+        results: list[FetchResult | None],
+        on_result: OnResult | None,
+    ) -> list[int]:
+        """``indexes`` but the trusted requests whose host does not resolve in time: those
+        get their error now (sources/resolve.py)."""
+        from newsletter.sources.resolve import proxied, unresolved
+
+        hosts: dict[int, str] = {}
+        for i in indexes:
+            parts = urlsplit(requests[i].url)
+            if requests[i].trusted and parts.hostname and not proxied(parts.scheme, parts.hostname):
+                hosts[i] = parts.hostname
+        failed = unresolved(hosts.values(), self.resolver, self.limits.dns_timeout)
+        if not failed:
+            return indexes
+        kept = []
+        for i in indexes:
+            reason = failed.get(hosts.get(i, ""))
+            if reason is None:
+                kept.append(i)
+                continue
+            failure = FetchResult(requests[i], error=f"network error: {reason}")
+            results[i] = failure
+            if on_result:
+                on_result(i, failure)
+        return kept
 
     async def _fetch_remote(
         self, requests: Sequence[FetchRequest], indexes: list[int], on_result: OnResult | None

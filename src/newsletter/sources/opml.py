@@ -179,6 +179,7 @@ def import_opml(config_path: Path, source: Path) -> ImportReport:
         table.add("url", feed.url)
         if feed.category:
             table.add("category", list(feed.category))
+        table.add(tomlkit.nl())  # a blank line after each, as people write them
         feeds_table.append(table)
     new_text = tomlkit.dumps(document)
     _validate(new_text, config_path)
