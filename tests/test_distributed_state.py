@@ -231,15 +231,17 @@ def test_a_failing_task_is_retried_with_backoff_then_gives_up_without_holding_th
 ) -> None:
     """The real Celery task wrapper, run eagerly in-process (no broker): retries, then the
     "gave up" path records the fetch as failed and the barrier enqueues the build."""
-    from newsletter.distributed.app import FETCH, backoff, worker_app
+    from newsletter.distributed.app import FETCH, worker_app
 
     config = config_for(project, None)
     queue_settings = config.queue.model_copy(
         update={"broker": "redis://127.0.0.1:1/0", "max_retries": 2, "retry_backoff": 0.5}
     )
     config = config.model_copy(update={"queue": queue_settings})
-    assert [backoff(config, n) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
     app, context = worker_app(config)
+    fetch = app.tasks[FETCH]  # Celery's own retry options: backoff with full jitter, capped
+    assert (fetch.retry_backoff, fetch.retry_jitter, fetch.max_retries) == (0.5, True, 2)
+    assert fetch.retry_backoff_max == 300 and fetch.autoretry_for == (Exception,)
     app.conf.task_always_eager = True
     queue = Recorded()
     tries: list[str] = []

@@ -654,8 +654,16 @@ def worker(config_path: Path, concurrency: int | None, pool: str, loglevel: str)
 
     config = _load(config_path)
     error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
+    log_format: LogFormat = click.get_current_context().obj or "text"  # main's --log-format
     sys.exit(
-        worker_command(config, concurrency=concurrency, pool=pool, loglevel=loglevel, error=error)
+        worker_command(
+            config,
+            concurrency=concurrency,
+            pool=pool,
+            loglevel=loglevel,
+            error=error,
+            log_format=log_format,
+        )
     )
 
 

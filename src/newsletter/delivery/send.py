@@ -144,11 +144,13 @@ def deliver_issue(
     pacing: Pacing = Pacing(),
     environ: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    throttle: Throttle | None = None,
 ) -> DeliveryReport:
     """Send the issue in ``issue_folder`` to every subscriber not yet sent it (see module doc).
 
     ``only`` (lowercased addresses) narrows it to those subscribers: a distributed worker
-    sends one batch of the list this way.
+    sends one batch of the list this way, and passes the fleet's ``throttle`` so that all
+    workers together keep ``[delivery] rate`` (default: this process alone keeps it).
 
     ``now`` is when the run starts; each message's Date and the ledger's timestamps advance
     from it by the elapsed monotonic time. Raises DeliveryError (one line) when nothing can be
@@ -186,7 +188,8 @@ def deliver_issue(
         )
         if dry_run:
             return _dry_run(job, subscribers)
-        return _send_all(job, subscribers, engine, transport(config, password), retry_refused)
+        smtp = transport(config, password)
+        return _send_all(job, subscribers, engine, smtp, retry_refused, throttle)
 
 
 class Built(Protocol):
@@ -385,6 +388,7 @@ def _send_all(
     engine: Engine,
     transport: Transport,
     retry_refused: bool,
+    throttle: Throttle | None = None,
 ) -> DeliveryReport:
     config, number = job.config, job.issue.number
     newsletter = config.newsletter.name
@@ -393,7 +397,7 @@ def _send_all(
     already = ledger.sent_emails(engine, newsletter, number)
     report = DeliveryReport(number, job.folder)
     owner = state.owner_token()
-    limiter = _RateLimiter(config.delivery.rate, job.pacing)
+    limiter = throttle or _RateLimiter(config.delivery.rate, job.pacing)
     with _closing(transport):
         for subscriber in subscribers:
             if subscriber.key in already:
@@ -431,17 +435,19 @@ def _deliver_one(
     engine: Engine,
     transport: Transport,
     owner: str,
-    limiter: _RateLimiter,
+    limiter: Throttle,
     retry_refused: bool,
     report: DeliveryReport,
 ) -> DeliveryReport:
-    limiter.wait()  # before the claim: a claim is held only while the message is on its way
     outcome = ledger.claim(engine, key, owner=owner, now=job.at(), retry_refused=retry_refused)
     if isinstance(outcome, ledger.Skip):
         counter = {"sent": "skipped", "refused": "refused_before", "busy": "busy"}[outcome.reason]
         return replace(report, **{counter: getattr(report, counter) + 1})
     try:
         data = personal_message(job, subscriber, outcome.message_id, job.at())
+        # Paced at the hand-off, after the render: the server sees the rate itself, not the
+        # rate plus each message's render time (the wait is at most one interval per sender).
+        limiter.wait()
     except BaseException as e:
         ledger.release(engine, key, owner, f"not sent: {e}")
         raise
@@ -498,6 +504,12 @@ def _send_with_retries(
                 raise
             ledger.note_attempt(engine, key, owner, str(e))
             job.pacing.sleep(min(MAX_BACKOFF, delivery.backoff * 2 ** (attempt - 1)))
+
+
+class Throttle(Protocol):
+    """Paces the messages: ``wait()`` returns when the next one may start."""
+
+    def wait(self) -> None: ...
 
 
 class _RateLimiter:

@@ -5,8 +5,16 @@ its task has finished), ``task_reject_on_worker_lost`` (a pool process that dies
 message back), ``worker_prefetch_multiplier = 1`` (a worker holds no more than it runs), and
 Redis's visibility timeout hands the unacknowledged messages of a worker killed outright to
 the others. Every task is idempotent (see work.py), so running one twice is harmless. A task
-that fails is retried with exponential backoff; when retries run out its "gave up" path
-records the failure so the slot is not held up forever. Messages are JSON.
+that fails is retried by Celery's own ``autoretry_for`` with ``retry_backoff`` (exponential,
+from ``[queue] retry_backoff``: Celery counts whole seconds, at least 1), ``retry_jitter``
+(full jitter: a random delay up to the backoff, so tasks that failed together do not retry
+together) and ``retry_backoff_max`` (half the visibility timeout: a message held longer would
+be handed to another worker); when retries run out its "gave up" path records the failure so
+the slot is not held up forever. Messages are JSON.
+
+Workers log through our formatter (``--log-format text|json``): a ``setup_logging`` receiver
+makes Celery leave logging to us, so its own lines (ready, task received/succeeded, errors)
+come out in the same format as ours.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from celery import Celery, Task
 
 from newsletter.config import Config
 from newsletter.distributed import work as w
+from newsletter.logs import LogFormat, configure
 
 log = logging.getLogger("newsletter.worker")
 
@@ -63,11 +72,15 @@ def make_app(config: Config) -> Celery:
     return app
 
 
-def backoff(config: Config, retries: int) -> float:
-    """Seconds before retry number ``retries + 1``: doubling, capped well under the
-    visibility timeout (a message held longer would be handed to another worker)."""
-    cap = min(MAX_BACKOFF, config.queue.visibility_timeout / 2)
-    return float(min(cap, config.queue.retry_backoff * 2**retries))
+def retry_options(config: Config) -> dict[str, Any]:
+    """Celery's task options for retries (see module doc)."""
+    return {
+        "autoretry_for": (Exception,),
+        "max_retries": config.queue.max_retries,
+        "retry_backoff": config.queue.retry_backoff,
+        "retry_backoff_max": max(1, int(min(MAX_BACKOFF, config.queue.visibility_timeout / 2))),
+        "retry_jitter": True,
+    }
 
 
 class CeleryQueue:
@@ -114,12 +127,11 @@ def worker_app(config: Config) -> tuple[Celery, w.Work]:
                         if gave_up is not None:
                             gave_up(context, *args, reason)
                         return
-                    delay = backoff(config, retries)
                     level = logging.INFO if isinstance(e, w.NotYet) else logging.WARNING
-                    log.log(level, f"{name}: {reason}; retrying in {delay:g} s")
-                    raise self.retry(exc=e, countdown=delay, max_retries=max_retries) from e
+                    log.log(level, f"{name}: {reason}; retry {retries + 1} of {max_retries}")
+                    raise  # Celery's autoretry schedules it (backoff with jitter)
 
-            return app.task(bind=True, name=name, acks_late=True)(run)
+            return app.task(bind=True, name=name, acks_late=True, **retry_options(config))(run)
 
         return register
 
@@ -142,13 +154,44 @@ def node_name(config: Config) -> str:
     return f"{config.newsletter.folder_slug}.{os.getpid()}@{socket.gethostname()}"
 
 
+def log_through(log_format: LogFormat) -> Callable[..., None]:
+    """A ``setup_logging`` receiver: Celery configures nothing, we configure our formatter
+    at the worker's ``--loglevel`` (connected with ``weak=False``: Celery keeps weak refs)."""
+
+    def setup(loglevel: int | str | None = None, **_: Any) -> None:
+        level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else loglevel
+        level = level if isinstance(level, int) else logging.INFO
+        configure(log_format, level)
+        ours = logging.getLogger("newsletter").handlers
+        logging.captureWarnings(True)  # Celery's warnings (e.g. running as root) as log lines
+        for name in ("celery", "kombu", "py.warnings"):
+            logger = logging.getLogger(name)
+            logger.handlers[:] = ours
+            logger.setLevel(level)
+            logger.propagate = False
+
+    return setup
+
+
 def start_worker(
-    config: Config, *, concurrency: int, pool: str = "prefork", loglevel: str = "INFO"
+    config: Config,
+    *,
+    concurrency: int,
+    pool: str = "prefork",
+    loglevel: str = "INFO",
+    log_format: LogFormat = "text",
 ) -> None:
     """Run a worker in the foreground until SIGTERM (warm shutdown) or SIGQUIT."""
+    from celery import signals
+
+    setup = log_through(log_format)
+    setup(loglevel=loglevel)  # now: Celery warns (e.g. about running as root) before its setup
+    signals.setup_logging.connect(setup, weak=False)
     app, _context = worker_app(config)
+    quiet = ["--quiet"] if log_format == "json" else []  # no banner among the JSON lines
     app.worker_main(
         [
+            *quiet,
             "worker",
             f"--concurrency={concurrency}",
             f"--pool={pool}",

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
+from newsletter.logs import LogFormat
 from newsletter.schedule import runlog
 from newsletter.store import state
 
@@ -218,7 +219,13 @@ def _shown(path: Path) -> str:
 
 
 def worker_command(
-    config: Config, *, concurrency: int | None, pool: str, loglevel: str, error: Echo
+    config: Config,
+    *,
+    concurrency: int | None,
+    pool: str,
+    loglevel: str,
+    error: Echo,
+    log_format: LogFormat = "text",
 ) -> int:
     if not config.distributed:
         error(
@@ -234,5 +241,5 @@ def worker_command(
         error(str(e))
         return 1
     count = concurrency or os.cpu_count() or 1
-    start_worker(config, concurrency=count, pool=pool, loglevel=loglevel)
+    start_worker(config, concurrency=count, pool=pool, loglevel=loglevel, log_format=log_format)
     return 0

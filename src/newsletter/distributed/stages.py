@@ -93,11 +93,19 @@ def send_some(config: Config, number: int, emails: Sequence[str], now: datetime)
     import logging
 
     from newsletter.delivery.send import deliver_issue, find_issue
+    from newsletter.distributed.ratelimit import fleet_throttle
     from newsletter.distributed.work import BatchOutcome
 
     warn = logging.getLogger("newsletter.worker").warning
     folder = find_issue(config, str(number))
-    report = deliver_issue(config, folder, now=now, warn=warn, only=frozenset(emails))
+    assert config.queue.broker is not None
+    throttle = fleet_throttle(config.queue.broker, config.queue_name, config.delivery.rate)
+    try:
+        report = deliver_issue(
+            config, folder, now=now, warn=warn, only=frozenset(emails), throttle=throttle
+        )
+    finally:
+        throttle.close()
     for failure in report.failed:
         warn(f"issue #{number}: {failure.email}: {failure.reason}")
     return BatchOutcome(

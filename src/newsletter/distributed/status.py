@@ -1,24 +1,24 @@
-"""What the fleet looks like: the workers that answer a ping and the depth of the queue.
+"""What the fleet looks like: the workers that answer, the depth of the queue, the work in
+progress.
 
-Read-only and quick: a ping waits at most ``timeout`` seconds, the depth is Redis ``LLEN`` of
-the queue's lists (Celery's Redis transport keeps one list per queue, plus one per priority
-step) and, for work in progress, the queue's entries among the messages handed out but not yet
-acknowledged (the transport's ``unacked`` hash).
+Read-only and quick, through the libraries' public APIs: the depth is kombu's passive
+``queue_declare`` (its ``message_count``; on Redis a queue with nothing waiting has no key, and
+kombu says "no such queue": that is a depth of 0), and the workers and what they run come from
+one Celery ``inspect().active()`` broadcast, answered within ``timeout`` seconds.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from newsletter.config import Config
 from newsletter.errors import redacted
 from newsletter.schedule.lock import Holder
 
-# Celery's Redis transport: the priority lists of queue Q are Q, Q\x06\x163, Q\x06\x166, ...
-_PRIORITY_SEP = "\x06\x16"
-_UNACKED = "unacked"
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Fleet:
     queue: str
     workers: tuple[str, ...]  # node names that answered the ping
     queued: int | None  # messages waiting; None when the broker cannot be reached
-    unacked: int | None  # messages taken by a worker and not yet acknowledged
+    unacked: int | None  # tasks of this queue the workers are running
     error: str | None = None
 
     def as_json(self) -> dict[str, object]:
@@ -83,29 +83,51 @@ def fleet_lines(report: dict[str, object]) -> list[str]:
     return lines
 
 
-def queue_depth(broker: str, queue: str) -> tuple[int, int]:
-    """(waiting, handed out and unacknowledged) for ``queue`` on the Redis ``broker``."""
-    import redis
+def waiting(broker: str, queue: str) -> int:
+    """Messages waiting in ``queue`` on ``broker`` (kombu's passive queue_declare)."""
+    from kombu.connection import Connection
+    from kombu.exceptions import ChannelError
 
-    client = redis.Redis.from_url(broker, socket_timeout=2, socket_connect_timeout=2)
+    options = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    opened: Any = Connection(  # type: ignore[no-untyped-call]
+        broker, connect_timeout=2, transport_options=options
+    )
+    with opened as connection:
+        connection.ensure_connection(max_retries=1)
+        try:
+            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+        except ChannelError:  # Redis: no waiting message, no key, "no such queue"
+            return 0
+        return int(declared.message_count)
+
+
+Active = dict[str, list[dict[str, Any]]]  # worker node name -> the tasks it runs
+
+
+def active(app: Celery, timeout: float) -> Active:
+    """What every worker that answers within ``timeout`` is running (Celery's inspect)."""
+    replies = app.control.inspect(timeout=timeout).active() or {}
+    return {str(name): list(tasks or []) for name, tasks in replies.items()}
+
+
+def in_progress(running: Active, queue: str) -> int:
+    return sum(
+        1
+        for tasks in running.values()
+        for task in tasks
+        if (task.get("delivery_info") or {}).get("routing_key") == queue
+    )
+
+
+def queue_depth(broker: str, queue: str, timeout: float = 0.5) -> tuple[int, int]:
+    """(waiting, being run by a worker) for ``queue`` on ``broker``."""
+    from celery import Celery
+
+    app = Celery(broker=broker, set_as_current=False)
     try:
-        names = [queue, *(f"{queue}{_PRIORITY_SEP}{step}" for step in range(1, 10))]
-        waiting = sum(int(client.llen(name)) for name in names)
-        # Each entry is [message, exchange, routing key]; small: at most prefetch x workers.
-        entries: list[bytes] = client.hvals(_UNACKED)  # type: ignore[assignment]
-        keys = {queue, *names}
-        unacked = len([value for value in entries if _routing_key(value) in keys])
-        return waiting, unacked
+        return waiting(broker, queue), in_progress(active(app, timeout), queue)
     finally:
-        client.close()
-
-
-def _routing_key(value: bytes) -> str | None:
-    try:
-        entry = json.loads(value)
-        return str(entry[2])
-    except (ValueError, IndexError, TypeError):
-        return None
+        app.close()
 
 
 def fleet(config: Config, *, timeout: float = 1.0) -> Fleet | None:
@@ -114,14 +136,25 @@ def fleet(config: Config, *, timeout: float = 1.0) -> Fleet | None:
     if broker is None:
         return None
     shown = redacted(broker)
+    queue = config.queue_name
     try:
-        waiting, unacked = queue_depth(broker, config.queue_name)
+        depth = waiting(broker, queue)
     except Exception as e:  # the broker is down: say so, the rest of status still shows
-        return Fleet(shown, config.queue_name, (), None, None, f"{type(e).__name__}: {e}")
-    return Fleet(shown, config.queue_name, ping(config, timeout), waiting, unacked)
+        return Fleet(shown, queue, (), None, None, f"{type(e).__name__}: {e}")
+    from newsletter.distributed.app import make_app
+
+    app = make_app(config)
+    try:
+        running = active(app, timeout)
+    finally:
+        app.close()
+    prefix = f"{config.newsletter.folder_slug}."
+    ours = {name: tasks for name, tasks in running.items() if name.startswith(prefix)}
+    return Fleet(shown, queue, tuple(sorted(ours)), depth, in_progress(ours, queue))
 
 
 def ping(config: Config, timeout: float) -> tuple[str, ...]:
+    """The node names of ``config``'s workers that answer a ping within ``timeout``."""
     from newsletter.distributed.app import make_app
 
     app = make_app(config)
