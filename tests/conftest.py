@@ -138,6 +138,7 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | 
 # first, so that on `-n 2` no worker is left alone with one of them at the end of the suite.
 _LONG_FIRST = (
     "test_fleet.py",
+    "test_fleet_rate.py",
     "test_benchmarks.py",
     "test_wheel.py",
     "test_delivery.py",
