@@ -18,12 +18,13 @@ from newsletter.config import load_config
 from newsletter.distributed.status import queue_depth
 from smtp_server import SmtpServer
 
-# Low enough that four pool processes on a loaded 2-core CI machine can keep it (one message,
-# rendered and sent, takes them up to ~0.35 s), high enough that without the shared limit they
-# would together send at several times it.
-MESSAGES = 20
-RATE = 8.0
-BATCH = 3
+# Low enough that four pool processes keep it on a 2-core CI machine under full load (there one
+# message, rendered, claimed and sent, has taken a process up to ~0.7 s: together ~6/s), high
+# enough that without the shared limit they would send at several times it (measured: 21/s
+# for a rate of 8 on a quieter machine).
+MESSAGES = 12
+RATE = 4.0
+BATCH = 2
 SHUTDOWN = "worker: Warm shutdown (MainProcess)"
 SECRET = {"NEWSLETTER_UNSUBSCRIBE_SECRET": "fleet-rate-secret-0123456789"}
 
