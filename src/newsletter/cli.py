@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +64,27 @@ def _load(config_path: Path) -> Config:
     except ConfigError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
+
+
+@contextmanager
+def _state_errors(config: Config, *, as_log: bool = False) -> Iterator[None]:
+    """A database failure while a command uses the state (a read-only file, a server gone,
+    pages found corrupt) as one line naming the database and the fix, exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newsletter.store.state import database_problem, where
+
+    try:
+        yield
+    except SQLAlchemyError as e:
+        line = database_problem(
+            where(config.state_dir, config.state.url), "cannot use the state database", e
+        )
+        if as_log:
+            log.error(line)
+        else:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 config_option = click.option(
@@ -205,7 +228,7 @@ def run(
         sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
     bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet()
     try:
-        with progress(bar, config.newsletter.name) as advance:
+        with _state_errors(config, as_log=True), progress(bar, config.newsletter.name) as advance:
             result = execute(
                 config,
                 trigger="manual",
@@ -434,7 +457,8 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
 
     config = _load(config_path)
     try:
-        found = report.gather(config, _now(), limit=limit)
+        with _state_errors(config):
+            found = report.gather(config, _now(), limit=limit)
     except NewsletterError as e:
         log.error(str(e))
         sys.exit(EXIT_FAILED)
@@ -477,15 +501,16 @@ def send(
         error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
         sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
     try:
-        folder = find_issue(config, issue)
-        report = deliver_issue(
-            config,
-            folder,
-            now=datetime.now(UTC),
-            warn=_warn,
-            dry_run=dry_run,
-            retry_refused=retry_refused,
-        )
+        with _state_errors(config):
+            folder = find_issue(config, issue)
+            report = deliver_issue(
+                config,
+                folder,
+                now=datetime.now(UTC),
+                warn=_warn,
+                dry_run=dry_run,
+                retry_refused=retry_refused,
+            )
     except NewsletterError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILED)
@@ -504,7 +529,10 @@ def feeds(config_path: Path, as_json: bool) -> None:
 
     config = _load(config_path)
     try:
-        with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
+        with (
+            _state_errors(config),
+            state.connect(config.state_dir, config.state.url, upgrade=False) as engine,
+        ):
             rows = feed_health(config, engine)
     except NewsletterError as e:
         log.error(str(e))
