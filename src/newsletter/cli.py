@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -123,9 +123,42 @@ def _globals_first(args: list[str]) -> list[str]:
     return front + rest
 
 
+class _UsageLine(click.UsageError):
+    """A usage mistake in the one error format: ``error: <what>; see '<command> --help'``
+    (click's own shows a usage block and a capitalised ``Error:``)."""
+
+    def show(self, file: object = None) -> None:
+        hint = f"; see '{self.ctx.command_path} --help'" if self.ctx else ""
+        click.echo(f"error: {self.format_message().rstrip('.')}{hint}", err=True)
+
+
+@contextmanager
+def _usage_lines() -> Iterator[None]:
+    try:
+        yield
+    except _UsageLine:
+        raise
+    except click.UsageError as e:
+        raise _UsageLine(e.format_message(), e.ctx) from None
+
+
 class _Main(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _globals_first(args))
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _usage_lines():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_lines():
+            return super().invoke(ctx)
 
 
 def quiet() -> bool:
