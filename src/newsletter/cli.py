@@ -558,6 +558,7 @@ def send(
 def feeds(config_path: Path, as_json: bool) -> None:
     """List every feed with its health: broken ones first."""
     from newsletter.sources.ingest import feed_health
+    from newsletter.status import feed_table
     from newsletter.store import state
 
     config = _load(config_path)
@@ -576,24 +577,8 @@ def feeds(config_path: Path, as_json: bool) -> None:
     if not rows:
         click.echo(f"{config_path}: no [[feeds]] configured")
         return
-    header = ("health", "name", "last success", "status", "fails", "entries", "last error / url")
-    table = [header] + [
-        (
-            r.health,
-            r.name,
-            f"{r.last_success:%Y-%m-%d %H:%M}" if r.last_success else "never",
-            str(r.last_status or "-"),
-            str(r.consecutive_failures),
-            str(r.entries_seen),
-            r.last_error or r.fetched_from or r.url,
-        )
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        click.echo(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        )
+    for line in feed_table([r.as_json() for r in rows]):
+        click.echo(line)
     if config.distributed:  # who fetches them: the workers seen and what waits in the queue
         from newsletter.distributed.status import fleet, fleet_lines
 

@@ -491,10 +491,17 @@ class FeedHealth:
     last_error: str | None
     consecutive_failures: int
     entries_seen: int
+    # Also in `status --json` (its feed rows had these keys before the two shapes became one).
+    last_fetched: datetime | None = None
+    retry_after: str | None = None
+    retired: bool = False
 
     def as_json(self) -> dict[str, object]:
+        """The one feed-health shape of ``feeds --json`` and ``status --json``."""
         values = dict(vars(self))
-        values["last_success"] = self.last_success.isoformat() if self.last_success else None
+        for key in ("last_success", "last_fetched"):
+            moment = values[key]
+            values[key] = moment.isoformat(timespec="seconds") if moment else None
         values["unhealthy"] = self.health in ("unhealthy", "retired")
         return values
 
@@ -520,6 +527,9 @@ def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
                 last_error=record.last_error,
                 consecutive_failures=record.consecutive_failures,
                 entries_seen=record.entries_seen,
+                last_fetched=record.last_fetched,
+                retry_after=record.retry_after,
+                retired=record.retired,
             )
         )
     return sorted(rows, key=lambda r: _ORDER[r.health])
