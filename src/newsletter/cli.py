@@ -67,7 +67,9 @@ def _load(config_path: Path) -> Config:
 
 
 @contextmanager
-def _state_errors(config: Config, *, as_log: bool = False) -> Iterator[None]:
+def _state_errors(
+    config: Config, *, as_log: bool = False, json_command: str | None = None
+) -> Iterator[None]:
     """A database failure while a command uses the state (a read-only file, a server gone,
     pages found corrupt) as one line naming the database and the fix, exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -84,7 +86,24 @@ def _state_errors(config: Config, *, as_log: bool = False) -> Iterator[None]:
             log.error(line)
         else:
             click.echo(f"error: {line}", err=True)
+        if json_command:
+            _print_failed(json_command, line)
         sys.exit(EXIT_FAILED)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (result, counts, paths)."
+)
+
+
+def _print_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _print_failed(command: str, error: str) -> None:
+    from newsletter.results import failed_document
+
+    _print_json(failed_document(command, error))
 
 
 config_option = click.option(
@@ -241,6 +260,7 @@ def main(
     is_flag=True,
     help="Distributed mode ([queue] broker): enqueue the slot's work and return at once.",
 )
+@json_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -250,6 +270,7 @@ def run(
     slot_text: str | None,
     allow_empty: bool,
     no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
     from newsletter.logs import progress
@@ -259,9 +280,13 @@ def run(
     slot = _slot(config, day, slot_text)
     if config.distributed:
         sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
-    bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet()
+    bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet() and not as_json
+    json_command = "run" if as_json else None
     try:
-        with _state_errors(config, as_log=True), progress(bar, config.newsletter.name) as advance:
+        with (
+            _state_errors(config, as_log=True, json_command=json_command),
+            progress(bar, config.newsletter.name) as advance,
+        ):
             result = execute(
                 config,
                 trigger="manual",
@@ -272,11 +297,18 @@ def run(
                 allow_empty=allow_empty,
                 checkpoint=chain(advance, _test_pause()),
             )
-    except NewsletterError:
+    except NewsletterError as e:
+        if as_json:
+            _print_failed("run", str(e))
         sys.exit(EXIT_FAILED)  # execute logged the one-line reason
     except KeyboardInterrupt:
         log.warning("interrupted: the run was abandoned and its slot given back")
         sys.exit(EXIT_INTERRUPTED)
+    if as_json:
+        from newsletter.results import run_document
+
+        _print_json(run_document(result))
+        return
     if quiet():
         return
     if result.status == "written" and result.path is not None:
@@ -386,12 +418,24 @@ def templates_copy(config_path: Path, name: str | None, listing: bool) -> None:
 
 @main.command()
 @config_option
-def check(config_path: Path) -> None:
+@json_option
+def check(config_path: Path, as_json: bool) -> None:
     """Validate the config and render a sample issue in memory; print each problem."""
     from newsletter.preview import check_project
 
     config = _load(config_path)
-    problems = check_project(config, today=date.today(), warn=_warn)
+    warnings: list[str] = []
+
+    def warn(line: str) -> None:
+        warnings.append(line)
+        _warn(line)
+
+    problems = check_project(config, today=date.today(), warn=warn)
+    if as_json:
+        from newsletter.results import check_document
+
+        _print_json(check_document(config_path, problems, warnings))
+        sys.exit(EXIT_FAILED if problems else 0)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -520,8 +564,14 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
     is_flag=True,
     help="Distributed mode ([queue] broker): enqueue the batches and return at once.",
 )
+@json_option
 def send(
-    config_path: Path, issue: str | None, dry_run: bool, retry_refused: bool, no_wait: bool
+    config_path: Path,
+    issue: str | None,
+    dry_run: bool,
+    retry_refused: bool,
+    no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
     subscriber who has not been sent it yet, one personalized message each."""
@@ -534,7 +584,7 @@ def send(
         error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
         sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
     try:
-        with _state_errors(config):
+        with _state_errors(config, json_command="send" if as_json else None):
             folder = find_issue(config, issue)
             report = deliver_issue(
                 config,
@@ -546,8 +596,15 @@ def send(
             )
     except NewsletterError as e:
         click.echo(f"error: {e}", err=True)
+        if as_json:
+            _print_failed("send", str(e))
         sys.exit(EXIT_FAILED)
-    click.echo(report.summary())
+    if as_json:
+        from newsletter.results import send_document
+
+        _print_json(send_document(report))
+    else:
+        click.echo(report.summary())
     if not report.ok:
         sys.exit(EXIT_FAILED)
 
