@@ -199,3 +199,33 @@ def _run_row(run: runlog.RunRecord) -> tuple[str, ...]:
 
 def _n(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+_FAILED_RESULTS = (runlog.FAILED, runlog.CRASHED, runlog.MISSED)
+
+
+def problems(config: Config, status: Status) -> list[str]:
+    """What ``status --check`` reports, one line each (empty: healthy): the scheduler down
+    while a [[schedule]] is configured, the last finished run failed, unhealthy feeds."""
+    found = []
+    if config.schedule and status.scheduler is None:
+        found.append(
+            "the scheduler is not running although newsletter.toml has a [[schedule]]; "
+            "start it: newsletter schedule (e.g. as a systemd service)"
+        )
+    finished = [run for run in status.runs if run.result != runlog.RUNNING]
+    if finished and finished[0].result in _FAILED_RESULTS:
+        last = finished[0]
+        found.append(
+            f"the last run (slot {last.slot}) {last.result}: "
+            f"{last.error or 'no reason recorded'}; fix the cause, then: "
+            f"newsletter run --slot {last.slot}"
+        )
+    for feed in status.feeds:
+        if feed["unhealthy"]:
+            found.append(
+                f"feed {feed['name']!r} is {feed['health']}: "
+                f"{feed['last_error'] or 'failed'} ({feed['consecutive_failures']} failures in "
+                f"a row); correct its url in newsletter.toml, or remove or disable it"
+            )
+    return found
