@@ -225,7 +225,11 @@ def problems(config: Config, status: Status) -> list[str]:
         if feed["unhealthy"]:
             found.append(
                 f"feed {feed['name']!r} is {feed['health']}: "
-                f"{feed['last_error'] or 'failed'} ({feed['consecutive_failures']} failures in "
+                f"{feed['last_error'] or 'failed'} ({_failures(feed['consecutive_failures'])} in "
                 f"a row); correct its url in newsletter.toml, or remove or disable it"
             )
     return found
+
+
+def _failures(count: int) -> str:
+    return f"{count} failure" + ("" if count == 1 else "s")

@@ -70,7 +70,11 @@ class _Audit(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        for size in re.findall(r"font-size:\s*(\d+(?:\.\d+)?)px", values.get("style") or ""):
+        # An <img>'s font-size only sizes its alt text while images are blocked; mj-image
+        # sets MJML's 13px default on every image, which no editor wrote and no reader sees
+        # as text.
+        style = "" if tag == "img" else values.get("style") or ""
+        for size in re.findall(r"font-size:\s*(\d+(?:\.\d+)?)px", style):
             # 0-1 px is MJML's own layout trick (hidden preheader, divider rules), not text.
             if 2 <= float(size) < MIN_FONT_PX:
                 self.small_fonts.add(round(float(size)))
