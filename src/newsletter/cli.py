@@ -623,17 +623,23 @@ def send(
 
         error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
         sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
+    from newsletter.logs import counting
+
+    bar = click.get_current_context().find_root().obj == "text" and sys.stderr.isatty()
+    bar = bar and not quiet() and not as_json
     try:
         with _state_errors(config, json_command="send" if as_json else None):
             folder = find_issue(config, issue)
-            report = deliver_issue(
-                config,
-                folder,
-                now=datetime.now(UTC),
-                warn=_warn,
-                dry_run=dry_run,
-                retry_refused=retry_refused,
-            )
+            with counting("sending", bar=bar) as progress:
+                report = deliver_issue(
+                    config,
+                    folder,
+                    now=datetime.now(UTC),
+                    warn=_warn,
+                    dry_run=dry_run,
+                    retry_refused=retry_refused,
+                    progress=progress,
+                )
     except NewsletterError as e:
         click.echo(f"error: {e}", err=True)
         if as_json:

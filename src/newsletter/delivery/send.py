@@ -128,6 +128,14 @@ class Pacing:
     monotonic: Callable[[], float] = time.monotonic
 
 
+Progress = Callable[[int, int], None]
+"""Told (subscribers done, subscribers in all) after each subscriber of a send."""
+
+
+def _no_progress(_done: int, _total: int) -> None:
+    return None
+
+
 def smtp_transport(config: Config, password: str | None) -> Transport:
     return SmtpTransport(config.smtp, password)
 
@@ -144,6 +152,7 @@ def deliver_issue(
     pacing: Pacing = Pacing(),
     environ: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    progress: Progress = _no_progress,
 ) -> DeliveryReport:
     """Send the issue in ``issue_folder`` to every subscriber not yet sent it (see module doc).
 
@@ -186,7 +195,9 @@ def deliver_issue(
         )
         if dry_run:
             return _dry_run(job, subscribers)
-        return _send_all(job, subscribers, engine, transport(config, password), retry_refused)
+        return _send_all(
+            job, subscribers, engine, transport(config, password), retry_refused, progress
+        )
 
 
 class Built(Protocol):
@@ -385,6 +396,7 @@ def _send_all(
     engine: Engine,
     transport: Transport,
     retry_refused: bool,
+    progress: Progress = _no_progress,
 ) -> DeliveryReport:
     config, number = job.config, job.issue.number
     newsletter = config.newsletter.name
@@ -395,7 +407,8 @@ def _send_all(
     owner = state.owner_token()
     limiter = _RateLimiter(config.delivery.rate, job.pacing)
     with _closing(transport):
-        for subscriber in subscribers:
+        for done, subscriber in enumerate(subscribers):
+            progress(done, len(subscribers))
             if subscriber.key in already:
                 report = replace(report, skipped=report.skipped + 1)
                 continue
@@ -409,6 +422,7 @@ def _send_all(
                     f"issue #{number}: {e}; stopped after sending {report.sent} "
                     f"(failed {len(report.failed)}): run 'newsletter send' again to go on"
                 ) from e
+        progress(len(subscribers), len(subscribers))
     return report
 
 
