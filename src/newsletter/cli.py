@@ -649,7 +649,7 @@ def send(
         from newsletter.results import send_document
 
         _print_json(send_document(report))
-    else:
+    elif not quiet() or not report.ok:
         click.echo(report.summary())
     if not report.ok:
         sys.exit(EXIT_FAILED)
