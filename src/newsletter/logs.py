@@ -92,9 +92,13 @@ def configure(log_format: LogFormat, level: int = logging.INFO) -> None:
 
 @contextmanager
 def progress(enabled: bool, description: str) -> Iterator[Checkpoint]:
-    """A checkpoint that advances a transient rich progress bar over the pipeline's stages."""
+    """A checkpoint that advances a transient rich progress bar over the pipeline's stages,
+    which also shows the feeds fetched so far; without a bar, those are a log line every 10 s."""
+    from newsletter.progress import listening
+
     if not enabled:
-        yield lambda _stage: None
+        with counting("feeds fetched", bar=False) as tick, listening(lambda _w, d, t: tick(d, t)):
+            yield lambda _stage: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,7 +119,10 @@ def progress(enabled: bool, description: str) -> Iterator[Checkpoint]:
         done = STAGES.index(stage) + 1 if stage in STAGES else 0
         bar.update(task, completed=done, stage=stage)
 
-    with bar:
+    def fetched(what: str, done: int, total: int) -> None:
+        bar.update(task, stage=f"{what} {done}/{total}")
+
+    with bar, listening(fetched):
         yield advance
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from newsletter import USER_AGENT
+from newsletter import USER_AGENT, progress
 from newsletter.config import Config, FeedSettings
 from newsletter.errors import Warn
 from newsletter.model import Article
@@ -132,8 +132,12 @@ def ingest_feeds(
             due.append((feed, record))
     with _Parser(len(due), signatures) as parser:
         submitted: set[int] = set()
+        answered: set[int] = set()
 
         def arrived(index: int, result: FetchResult) -> None:
+            if index not in answered:
+                answered.add(index)
+                progress.report("feeds fetched", len(answered), len(due))
             if result.ok and index not in submitted:
                 submitted.add(index)
                 parser.submit(_job(config, due[index][0], result, now))
