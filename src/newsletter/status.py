@@ -148,7 +148,17 @@ def to_text(status: Status) -> str:
 def feed_table(feeds: list[dict[str, Any]]) -> list[str]:
     """The feed-health rows (``FeedHealth.as_json``) as a labelled table, for people."""
     return table(
-        ("health", "name", "last success", "status", "fails", "entries", "last error / url"),
+        (
+            "health",
+            "name",
+            "last success",
+            "status",
+            "fails",
+            "parsed",
+            "too old",
+            "stored",
+            "last error / url",
+        ),
         [
             (
                 str(feed["health"]),
@@ -156,6 +166,8 @@ def feed_table(feeds: list[dict[str, Any]]) -> list[str]:
                 _minute(feed["last_success"]) or "never",
                 str(feed["last_status"] or "-"),
                 str(feed["consecutive_failures"]),
+                _n(feed["entries_parsed"]),
+                _n(feed["entries_too_old"]),
                 str(feed["entries_seen"]),
                 str(feed["last_error"] or feed["fetched_from"] or feed["url"]),
             )

@@ -350,8 +350,10 @@ def _outcome(
     oldest = oldest_allowed(config, now)
     recent = [a for a in parsed.articles if not (oldest and a.published and a.published < oldest)]
     articles = _filtered(feed, recent, None)
+    too_old = len(parsed.articles) - len(recent)
+    counted = replace(healthy, entries_parsed=len(parsed.articles), entries_too_old=too_old)
     warning = "; ".join(notes) or None
-    return _Outcome(healthy, tuple(articles), warning, too_old=len(parsed.articles) - len(recent))
+    return _Outcome(counted, tuple(articles), warning, too_old=too_old)
 
 
 def oldest_allowed(config: Config, now: datetime) -> datetime | None:
@@ -499,6 +501,8 @@ class FeedHealth:
     last_fetched: datetime | None = None
     retry_after: str | None = None
     retired: bool = False
+    entries_parsed: int | None = None  # by the last fetch that parsed
+    entries_too_old: int | None = None  # of those, left out by [fetch] max_age_days
 
     def as_json(self) -> dict[str, object]:
         """The one feed-health shape of ``feeds --json`` and ``status --json``."""
@@ -534,6 +538,8 @@ def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
                 last_fetched=record.last_fetched,
                 retry_after=record.retry_after,
                 retired=record.retired,
+                entries_parsed=record.entries_parsed,
+                entries_too_old=record.entries_too_old,
             )
         )
     return sorted(rows, key=lambda r: _ORDER[r.health])
