@@ -52,3 +52,25 @@ def test_check_passes_on_the_shipped_templates_with_a_logo_and_a_local_feed(
     run = CliRunner().invoke(main, ["run", "--config", str(root / "newsletter.toml")])
     assert run.exit_code == 0, run.output
     assert "warning" not in run.stderr, run.stderr  # the feed was read cleanly, no note
+
+
+def test_a_too_small_font_is_named_by_template_file_and_line(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
+    (root / "seeds").mkdir()
+    shutil.copy(FOUNDING_SEED, root / "seeds" / FOUNDING_SEED.name)
+    footer = root / "templates" / "partials" / "footer.mjml.j2"
+    footer.parent.mkdir(parents=True)
+    lines = (REPO / "templates" / "partials" / "footer.mjml.j2").read_text().splitlines()
+    (number,) = [i + 1 for i, line in enumerate(lines) if 'font-size="14px"' in line]
+    lines[number - 1] = lines[number - 1].replace('font-size="14px"', 'font-size="12px"')
+    footer.write_text("\n".join(lines) + "\n")
+
+    result = CliRunner().invoke(main, ["check", "--config", str(root / "newsletter.toml")])
+    assert result.exit_code == 1
+    (problem,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert problem == (
+        f"error: {footer}:{number}: text set in 12px is below the "
+        "14px minimum; set font-size to at least 14px"
+    )

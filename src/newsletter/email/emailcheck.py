@@ -44,6 +44,7 @@ def contrast(foreground: str, background: str) -> float:
 @dataclass(frozen=True)
 class Finding:
     message: str
+    small_sizes: tuple[int, ...] = ()  # text below MIN_FONT_PX: the sizes found, in px
 
 
 def brand_contrast(brand: BrandSettings) -> list[Finding]:
@@ -95,7 +96,12 @@ def html_findings(html: str) -> list[Finding]:
     audit.close()
     if audit.small_fonts:
         sizes = ", ".join(f"{s}px" for s in sorted(audit.small_fonts))
-        findings.append(Finding(f"text set in {sizes} is below the {MIN_FONT_PX}px minimum"))
+        findings.append(
+            Finding(
+                f"text set in {sizes} is below the {MIN_FONT_PX}px minimum",
+                tuple(sorted(audit.small_fonts)),
+            )
+        )
     findings.extend(
         Finding(f'image {src} has no alt text; add alt="..." saying what it shows')
         for src in audit.images_without_alt

@@ -287,6 +287,23 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
         raise TemplateError(f"{_origin(origin)}: the MJML does not compile: {reason}") from e
 
 
+_FONT_SIZE = re.compile(r"font-size\s*(?:=\s*[\"']?|:\s*)(\d+(?:\.\d+)?)px")
+
+
+def font_size_origins(templates: Templates, values: dict[str, Any]) -> dict[int, list[str]]:
+    """Where the templates set each font size (px, rounded): ``file:line`` of every
+    ``font-size`` attribute or style in the rendered MJML, so a size the email checks find
+    too small is named where an editor can change it."""
+    marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    found: dict[int, list[str]] = {}
+    for match in _FONT_SIZE.finditer(marked.text):
+        where = _origin(marked.origin_at_offset(match.start()))
+        places = found.setdefault(round(float(match[1])), [])
+        if where not in places:
+            places.append(where)
+    return found
+
+
 def _references_in_attributes(mjml: str) -> str:
     """Non-ASCII characters inside tags and the <mj-title> as &#x...; references."""
 
