@@ -112,7 +112,10 @@ def safe_url(url: object) -> str | None:
     if not isinstance(url, str):
         return None
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[": an unclosed IPv6 bracket
+        return None
     if (
         parts.scheme.lower() in ("http", "https")
         and parts.netloc
