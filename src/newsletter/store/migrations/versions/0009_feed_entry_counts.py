@@ -1,5 +1,6 @@
-"""Feeds: how many entries the last fetch parsed, and how many of them [fetch] max_age_days
-left out (issue 15: `newsletter feeds` says why a feed that answers brings nothing).
+"""Feeds: entries the last fetch parsed, and how many were older than max_age_days.
+
+Issue 15: `newsletter feeds` says why a feed that answers brings nothing.
 
 Revision ID: 0009
 Revises: 0008
