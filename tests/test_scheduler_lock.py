@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from click.testing import CliRunner
 
 from newsletter.cli import main
@@ -15,7 +16,7 @@ from newsletter.config import load_config
 from newsletter.distributed.lock import AdvisoryLock, scheduler_key
 from newsletter.schedule.lock import FileLock, SchedulerLock, lock_path
 from newsletter.status import scheduler_holder
-from newsletter.store import state
+from newsletter.store import schema, state
 
 SCHEDULE = '\n[[schedule]]\nname = "yearly"\ncron = "0 0 1 1 *"\n'
 
@@ -56,20 +57,18 @@ def test_a_second_scheduler_refuses_naming_the_first_and_status_names_it(
 def test_upgrading_drops_the_lease_row_and_apschedulers_job_tables(tmp_path: Path) -> None:
     # A database the previous scheduler used: at revision 0007, with its lease table and the
     # per-newsletter job table APScheduler's SQLAlchemy job store made.
-    state.upgrade_database(tmp_path)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    with engine.begin() as conn:  # the revisions up to 0007 only: later ones may change tables
+        config = schema._alembic_config(conn)
+        command.upgrade(config, "0007")
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE scheduler_lease (name VARCHAR(100) PRIMARY KEY, owner VARCHAR(200) "
-            "NOT NULL, acquired_at DATETIME NOT NULL, expires_at DATETIME NOT NULL)"
-        )
+        assert "scheduler_lease" in sa.inspect(conn).get_table_names()  # made by 0003
         conn.exec_driver_sql(
             "CREATE TABLE apscheduler_jobs_0123abcd (id VARCHAR(191) PRIMARY KEY, "
             "next_run_time FLOAT, job_state BLOB NOT NULL)"
         )
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
     _where, before, after = state.upgrade_database(tmp_path)
-    assert (before.revision, after.revision) == ("0007", "0008")
+    assert (before.revision, after.revision) == ("0007", schema.HEAD)
     tables = set(sa.inspect(engine).get_table_names())
     assert "scheduler_lease" not in tables
     assert not [t for t in tables if t.startswith("apscheduler_")]

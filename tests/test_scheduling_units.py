@@ -221,32 +221,69 @@ def test_status_reports_feed_health_from_the_feeds_table(project):
     from newsletter.config import load_config
     from newsletter.sources.feedstate import FeedRecord, save_feeds
 
-    config = load_config(project / "newsletter.toml")
+    toml = project / "newsletter.toml"
+    toml.write_text(
+        toml.read_text()
+        + '\n[[feeds]]\nname = "OK Wire"\nurl = "https://ok.example/rss"\n'
+        + '\n[[feeds]]\nname = "Gone Daily"\nurl = "https://gone.example/rss"\n'
+    )
+    config = load_config(toml)
     now = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
     state.open_engine(config.state_dir).dispose()  # status creates no database: upgrade first
-    assert status.gather(config, now).feeds == []  # feed ingestion's table, nothing fetched yet
+    never = status.gather(config, now).feeds  # configured, nothing fetched yet
+    assert [f["health"] for f in never] == ["never fetched", "never fetched"]
+    fetched = datetime(2025, 11, 26, 11, 0, 0, 123456, tzinfo=UTC)
     with state.connect(config.state_dir) as engine:
         save_feeds(
             engine,
             [
-                FeedRecord("https://ok.example/rss", "OK Wire", last_status=200, etag="x"),
+                FeedRecord(
+                    "https://ok.example/rss",
+                    "OK Wire",
+                    last_status=200,
+                    etag="x",
+                    last_fetched=fetched,
+                    last_success=fetched,
+                ),
                 FeedRecord(
                     "https://gone.example/rss",
                     "Gone Daily",
                     last_status=404,
                     last_error="HTTP 404 Not Found",
-                    consecutive_failures=3,
+                    consecutive_failures=9,
+                    last_fetched=fetched,
                 ),
             ],
         )
     report = status.gather(config, now)
-    assert report.feeds is not None
     assert [f["name"] for f in report.feeds] == ["Gone Daily", "OK Wire"]  # broken first
     assert report.feeds[0]["last_error"] == "HTTP 404 Not Found"
+    assert report.feeds[0]["health"] == "unhealthy" and report.feeds[0]["unhealthy"] is True
     assert "etag" not in report.feeds[0]
-    assert "Gone Daily  https://gone.example/rss  False  404  HTTP 404 Not Found  3" in (
-        status.to_text(report)
-    )
+    text = status.to_text(report)
+    assert "False" not in text and "True" not in text and ".123456" not in text
+    lines = text.splitlines()
+    (header,) = [line for line in lines if line.strip().startswith("health")]
+    assert header.split() == [
+        "health",
+        "name",
+        "last",
+        "success",
+        "status",
+        "fails",
+        "parsed",
+        "too",
+        "old",
+        "stored",
+        "last",
+        "error",
+        "/",
+        "url",
+    ]
+    (gone,) = [line for line in lines if "Gone Daily" in line]
+    assert gone.split()[:3] == ["unhealthy", "Gone", "Daily"] and "HTTP 404 Not Found" in gone
+    (ok,) = [line for line in lines if "OK Wire" in line]
+    assert "2025-11-26 11:00" in ok
 
 
 def test_a_failed_claim_that_wrote_nothing_gives_its_number_back(tmp_path, state_url):

@@ -11,9 +11,11 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -64,6 +66,46 @@ def _load(config_path: Path) -> Config:
         sys.exit(EXIT_USAGE)
 
 
+@contextmanager
+def _state_errors(
+    config: Config, *, as_log: bool = False, json_command: str | None = None
+) -> Iterator[None]:
+    """A database failure while a command uses the state (a read-only file, a server gone,
+    pages found corrupt) as one line naming the database and the fix, exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newsletter.store.state import database_problem, where
+
+    try:
+        yield
+    except SQLAlchemyError as e:
+        line = database_problem(
+            where(config.state_dir, config.state.url), "cannot use the state database", e
+        )
+        if as_log:
+            log.error(line)
+        else:
+            click.echo(f"error: {line}", err=True)
+        if json_command:
+            _print_failed(json_command, line)
+        sys.exit(EXIT_FAILED)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (result, counts, paths)."
+)
+
+
+def _print_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _print_failed(command: str, error: str) -> None:
+    from newsletter.results import failed_document
+
+    _print_json(failed_document(command, error))
+
+
 config_option = click.option(
     "--config",
     "config_path",
@@ -100,9 +142,42 @@ def _globals_first(args: list[str]) -> list[str]:
     return front + rest
 
 
+class _UsageLine(click.UsageError):
+    """A usage mistake in the one error format: ``error: <what>; see '<command> --help'``
+    (click's own shows a usage block and a capitalised ``Error:``)."""
+
+    def show(self, file: object = None) -> None:
+        hint = f"; see '{self.ctx.command_path} --help'" if self.ctx else ""
+        click.echo(f"error: {self.format_message().rstrip('.')}{hint}", err=True)
+
+
+@contextmanager
+def _usage_lines() -> Iterator[None]:
+    try:
+        yield
+    except _UsageLine:
+        raise
+    except click.UsageError as e:
+        raise _UsageLine(e.format_message(), e.ctx) from None
+
+
 class _Main(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _globals_first(args))
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _usage_lines():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_lines():
+            return super().invoke(ctx)
 
 
 def quiet() -> bool:
@@ -185,6 +260,7 @@ def main(
     is_flag=True,
     help="Distributed mode ([queue] broker): enqueue the slot's work and return at once.",
 )
+@json_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -194,6 +270,7 @@ def run(
     slot_text: str | None,
     allow_empty: bool,
     no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Build the current slot's issue into the outbox, once."""
     from newsletter.logs import progress
@@ -203,9 +280,13 @@ def run(
     slot = _slot(config, day, slot_text)
     if config.distributed:
         sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
-    bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet()
+    bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet() and not as_json
+    json_command = "run" if as_json else None
     try:
-        with progress(bar, config.newsletter.name) as advance:
+        with (
+            _state_errors(config, as_log=True, json_command=json_command),
+            progress(bar, config.newsletter.name) as advance,
+        ):
             result = execute(
                 config,
                 trigger="manual",
@@ -216,11 +297,18 @@ def run(
                 allow_empty=allow_empty,
                 checkpoint=chain(advance, _test_pause()),
             )
-    except NewsletterError:
+    except NewsletterError as e:
+        if as_json:
+            _print_failed("run", str(e))
         sys.exit(EXIT_FAILED)  # execute logged the one-line reason
     except KeyboardInterrupt:
         log.warning("interrupted: the run was abandoned and its slot given back")
         sys.exit(EXIT_INTERRUPTED)
+    if as_json:
+        from newsletter.results import run_document
+
+        _print_json(run_document(result))
+        return
     if quiet():
         return
     if result.status == "written" and result.path is not None:
@@ -330,12 +418,24 @@ def templates_copy(config_path: Path, name: str | None, listing: bool) -> None:
 
 @main.command()
 @config_option
-def check(config_path: Path) -> None:
+@json_option
+def check(config_path: Path, as_json: bool) -> None:
     """Validate the config and render a sample issue in memory; print each problem."""
     from newsletter.preview import check_project
 
     config = _load(config_path)
-    problems = check_project(config, today=date.today(), warn=_warn)
+    warnings: list[str] = []
+
+    def warn(line: str) -> None:
+        warnings.append(line)
+        _warn(line)
+
+    problems = check_project(config, today=date.today(), warn=warn)
+    if as_json:
+        from newsletter.results import check_document
+
+        _print_json(check_document(config_path, problems, warnings))
+        sys.exit(EXIT_FAILED if problems else 0)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -428,20 +528,61 @@ def schedule(config_path: Path, standby: bool) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
 @click.option("--limit", default=10, show_default=True, help="How many recent runs to show.")
-def status(config_path: Path, as_json: bool, limit: int) -> None:
+@click.option(
+    "--check",
+    "health_check",
+    is_flag=True,
+    help="Exit 1 with one line per problem (scheduler down while a [[schedule]] is "
+    "configured, the last run failed, unhealthy feeds); exit 0 and print 'ok' otherwise.",
+)
+def status(config_path: Path, as_json: bool, limit: int, health_check: bool) -> None:
     """Show the last runs, the next scheduled slots, the scheduler and feed health."""
     from newsletter import status as report
 
     config = _load(config_path)
     try:
-        found = report.gather(config, _now(), limit=limit)
+        with _state_errors(config):
+            found = report.gather(config, _now(), limit=limit)
     except NewsletterError as e:
         log.error(str(e))
         sys.exit(EXIT_FAILED)
+    problems = report.problems(config, found) if health_check else []
     if as_json:
-        click.echo(json.dumps(report.to_json(found), ensure_ascii=False, indent=2))
+        document = report.to_json(found)
+        if health_check:
+            document["problems"] = problems
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    elif health_check:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        if not problems and not quiet():
+            click.echo(f"ok: {config.newsletter.name}: no problem found")
     else:
         click.echo(report.to_text(found))
+    if problems:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+def metrics(config_path: Path) -> None:
+    """Print the state database's figures in the Prometheus text format (issues, articles,
+    items, feed failures, messages sent and failed, last success per schedule): for
+    node_exporter's textfile collector. `newsletter serve` has them at /metrics."""
+    from newsletter.metrics import exposition
+    from newsletter.store import state
+
+    config = _load(config_path)
+    try:
+        with (
+            _state_errors(config),
+            state.connect(config.state_dir, config.state.url, upgrade=False) as engine,
+        ):
+            text = exposition(config, engine)
+    except NewsletterError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(text.decode("utf-8"), nl=False)
 
 
 @main.command()
@@ -469,6 +610,7 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
     metavar="ADDRESS",
     help="Send one test copy (every section) to ADDRESS only; nothing is recorded.",
 )
+@json_option
 def send(
     config_path: Path,
     issue: str | None,
@@ -476,6 +618,7 @@ def send(
     retry_refused: bool,
     no_wait: bool,
     test_to: str | None,
+    as_json: bool,
 ) -> None:
     """Send ISSUE (an outbox folder or an issue number; default: the latest) to every
     subscriber who has not been sent it yet, one personalized message each."""
@@ -490,20 +633,34 @@ def send(
 
         error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
         sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
+    from newsletter.logs import counting
+
+    bar = click.get_current_context().find_root().obj == "text" and sys.stderr.isatty()
+    bar = bar and not quiet() and not as_json
     try:
-        folder = find_issue(config, issue)
-        report = deliver_issue(
-            config,
-            folder,
-            now=datetime.now(UTC),
-            warn=_warn,
-            dry_run=dry_run,
-            retry_refused=retry_refused,
-        )
+        with _state_errors(config, json_command="send" if as_json else None):
+            folder = find_issue(config, issue)
+            with counting("sending", bar=bar) as progress:
+                report = deliver_issue(
+                    config,
+                    folder,
+                    now=datetime.now(UTC),
+                    warn=_warn,
+                    dry_run=dry_run,
+                    retry_refused=retry_refused,
+                    progress=progress,
+                )
     except NewsletterError as e:
         click.echo(f"error: {e}", err=True)
+        if as_json:
+            _print_failed("send", str(e))
         sys.exit(EXIT_FAILED)
-    click.echo(report.summary())
+    if as_json:
+        from newsletter.results import send_document
+
+        _print_json(send_document(report))
+    elif not quiet() or not report.ok:
+        click.echo(report.summary())
     if not report.ok:
         sys.exit(EXIT_FAILED)
 
@@ -537,11 +694,15 @@ def feeds(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from newsletter.sources.ingest import feed_health
+    from newsletter.status import feed_table
     from newsletter.store import state
 
     config = _load(config_path)
     try:
-        with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
+        with (
+            _state_errors(config),
+            state.connect(config.state_dir, config.state.url, upgrade=False) as engine,
+        ):
             rows = feed_health(config, engine)
     except NewsletterError as e:
         log.error(str(e))
@@ -552,24 +713,8 @@ def feeds(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     if not rows:
         click.echo(f"{config_path}: no [[feeds]] configured")
         return
-    header = ("health", "name", "last success", "status", "fails", "entries", "last error / url")
-    table = [header] + [
-        (
-            r.health,
-            r.name,
-            f"{r.last_success:%Y-%m-%d %H:%M}" if r.last_success else "never",
-            str(r.last_status or "-"),
-            str(r.consecutive_failures),
-            str(r.entries_seen),
-            r.last_error or r.fetched_from or r.url,
-        )
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        click.echo(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        )
+    for line in feed_table([r.as_json() for r in rows]):
+        click.echo(line)
     if config.distributed:  # who fetches them: the workers seen and what waits in the queue
         from newsletter.distributed.status import fleet, fleet_lines
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -91,9 +92,13 @@ def configure(log_format: LogFormat, level: int = logging.INFO) -> None:
 
 @contextmanager
 def progress(enabled: bool, description: str) -> Iterator[Checkpoint]:
-    """A checkpoint that advances a transient rich progress bar over the pipeline's stages."""
+    """A checkpoint that advances a transient rich progress bar over the pipeline's stages,
+    which also shows the feeds fetched so far; without a bar, those are a log line every 10 s."""
+    from newsletter.progress import listening
+
     if not enabled:
-        yield lambda _stage: None
+        with counting("feeds fetched", bar=False) as tick, listening(lambda _w, d, t: tick(d, t)):
+            yield lambda _stage: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -114,5 +119,57 @@ def progress(enabled: bool, description: str) -> Iterator[Checkpoint]:
         done = STAGES.index(stage) + 1 if stage in STAGES else 0
         bar.update(task, completed=done, stage=stage)
 
-    with bar:
+    def fetched(what: str, done: int, total: int) -> None:
+        bar.update(task, stage=f"{what} {done}/{total}")
+
+    with bar, listening(fetched):
+        yield advance
+
+
+@contextmanager
+def counting(
+    what: str,
+    *,
+    bar: bool,
+    every: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Callable[[int, int], None]]:
+    """A ``(done, total)`` callback for a long loop (``what``: "sent" for a send): a rich bar
+    with done/total and the rate in a terminal, else one INFO line every ``every`` seconds,
+    so a send to 10,000 subscribers is not half an hour of silence in a log."""
+    started = clock()
+    if not bar:
+        last = [started]
+
+        def line(done: int, total: int) -> None:
+            now = clock()
+            if now - last[0] < every or done >= total:
+                return
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            logging.getLogger(LOGGER).info(
+                f"{what} {done}/{total} ({rate:.1f}/s)",
+                extra=fields(done=done, total=total, rate=round(rate, 2)),
+            )
+
+        yield line
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    shown = Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    task = shown.add_task(what, total=None, rate="")
+
+    def advance(done: int, total: int) -> None:
+        rate = done / max(clock() - started, 1e-9)
+        shown.update(task, completed=done, total=total, rate=f"{rate:.1f}/s")
+
+    with shown:
         yield advance

@@ -8,12 +8,15 @@ from datetime import UTC, date, datetime, time
 import jinja2
 
 from newsletter.config import Config
-from newsletter.email.emailcheck import brand_contrast, html_findings
+from newsletter.email.emailcheck import Finding, brand_contrast, html_findings
 from newsletter.email.linemarks import display_path
 from newsletter.email.render import (
+    HTML_TEMPLATE,
     RenderedIssue,
     TemplateProblems,
     Templates,
+    context,
+    font_size_origins,
     load_templates,
     render_issue,
 )
@@ -98,8 +101,25 @@ def check_project(config: Config, today: date, warn: Warn = lambda _: None) -> l
         except NewsletterError as e:
             problems.append(str(e))
             break
-        problems.extend(f.message for f in html_findings(rendered.html))
+        problems.extend(_located(f, config, today, templates) for f in html_findings(rendered.html))
     return list(dict.fromkeys(problems))
+
+
+def _located(finding: Finding, config: Config, today: date, templates: Templates) -> str:
+    """A finding about text size, prefixed with the template lines that set those sizes; a
+    size no template line sets is an MJML default of an element given no font-size."""
+    if not finding.small_sizes:
+        return finding.message
+    origins = font_size_origins(templates, context(sample_issue(config, today), config))
+    places = [place for size in finding.small_sizes for place in origins.get(size, [])]
+    if places:
+        return (
+            f"{', '.join(dict.fromkeys(places))}: {finding.message}; set font-size to at least 14px"
+        )
+    return (
+        f"{HTML_TEMPLATE}: {finding.message}, MJML's default for an element without a "
+        'font-size; give it font-size="14px" or more, or set one in <mj-attributes>'
+    )
 
 
 def _compile_all(templates: Templates) -> list[str]:

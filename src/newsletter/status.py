@@ -7,32 +7,15 @@ Read-only over the state database: it creates and migrates nothing, and says to 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from newsletter.config import Config
 from newsletter.schedule import runlog
 from newsletter.schedule.cron import next_fires, parse_cron
 from newsletter.schedule.lock import Holder, file_holder, lock_path, on_postgresql
+from newsletter.sources.ingest import feed_health
 from newsletter.store import state
-
-# Columns shown for each feed when the feed-ingestion module's ``feeds`` table exists; any it
-# lacks are left out, so this keeps working as that table grows.
-_FEED_COLUMNS = (
-    "name",
-    "url",
-    "retired",
-    "last_status",
-    "last_error",
-    "consecutive_failures",
-    "last_fetched",
-    "last_success",
-    "retry_after",
-    "entries_seen",
-)
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,7 @@ class Status:
     scheduler: Holder | None
     runs: list[runlog.RunRecord]
     schedules: list[NextSlots]
-    feeds: list[dict[str, Any]] | None  # None: no feeds table in this database
+    feeds: list[dict[str, Any]]  # the shape of `feeds --json` (FeedHealth.as_json)
     # Distributed mode ([queue] broker): workers that answered, queue depth (None: embedded).
     fleet: dict[str, Any] | None = None
 
@@ -71,7 +54,7 @@ def gather(config: Config, now: datetime, *, limit: int = 10, upcoming: int = 3)
             scheduler=holder,
             runs=runlog.last_runs(engine, config.newsletter.name, limit),
             schedules=[_next_slots(config, i, now, upcoming) for i in range(len(config.schedule))],
-            feeds=_feeds(engine),
+            feeds=[row.as_json() for row in feed_health(config, engine)],
             fleet=fleet,
         )
 
@@ -101,23 +84,6 @@ def _next_slots(config: Config, index: int, now: datetime, count: int) -> NextSl
     )
 
 
-def _feeds(engine: Engine) -> list[dict[str, Any]] | None:
-    # Feed health: the ``feeds`` table belongs to feed ingestion (a separate module and
-    # migration); it is read here only if it exists, column by column.
-    if not sa.inspect(engine).has_table("feeds"):
-        return None
-    feeds = sa.Table("feeds", sa.MetaData(), autoload_with=engine)
-    columns = [feeds.c[name] for name in _FEED_COLUMNS if name in feeds.c]
-    if not columns:
-        return []
-    query = sa.select(*columns).limit(500)
-    if "consecutive_failures" in feeds.c:  # broken feeds first
-        query = query.order_by(feeds.c.consecutive_failures.desc())
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [dict(row._mapping) for row in rows]
-
-
 def to_json(status: Status) -> dict[str, Any]:
     document: dict[str, Any] = _plain(asdict(status))
     return document
@@ -144,19 +110,34 @@ def to_text(status: Status) -> str:
     lines += ["", "Next slots:"]
     if not status.schedules:
         lines.append("  no [[schedule]] in the config")
-    for slots in status.schedules:
-        upcoming = ", ".join(f"{m:%Y-%m-%d %H:%M:%S%z}" for m in slots.next) or "none"
-        send = ", send" if slots.send else ""
-        lines.append(f"  {slots.schedule} ({slots.cron}, {slots.timezone}{send}): {upcoming}")
+    else:
+        lines += _indented(
+            table(
+                ("schedule", "cron", "timezone", "send", "next slots"),
+                [
+                    (
+                        slots.schedule,
+                        slots.cron,
+                        slots.timezone,
+                        "yes" if slots.send else "no",
+                        ", ".join(f"{m:%Y-%m-%d %H:%M%z}" for m in slots.next) or "none",
+                    )
+                    for slots in status.schedules
+                ],
+            )
+        )
     lines += ["", "Last runs:"]
     if not status.runs:
         lines.append("  none yet")
-    for run in status.runs:
-        lines.append("  " + _run_line(run))
-    if status.feeds is not None:
-        lines += ["", "Feeds:"]
-        for feed in status.feeds or [{"": "no feeds recorded"}]:
-            lines.append("  " + "  ".join(str(v) for v in feed.values() if v is not None))
+    else:
+        lines += _indented(
+            table(
+                ("slot", "trigger", "result", "seconds", "in", "out", "issue / error"),
+                [_run_row(run) for run in status.runs],
+            )
+        )
+    lines += ["", "Feeds:"]
+    lines += _indented(feed_table(status.feeds)) if status.feeds else ["  no [[feeds]] configured"]
     if status.fleet is not None:
         from newsletter.distributed.status import fleet_lines
 
@@ -164,12 +145,103 @@ def to_text(status: Status) -> str:
     return "\n".join(lines)
 
 
-def _run_line(run: runlog.RunRecord) -> str:
-    seconds = f"{run.duration:.1f}s" if run.duration is not None else "-"
-    counts = f"{_n(run.articles_in)} in, {_n(run.items_out)} out"
-    where = run.issue_path or run.error or ""
-    return f"{run.slot}  {run.trigger:<8}  {run.result:<11}  {seconds:>6}  {counts}  {where}"
+def feed_table(feeds: list[dict[str, Any]]) -> list[str]:
+    """The feed-health rows (``FeedHealth.as_json``) as a labelled table, for people."""
+    return table(
+        (
+            "health",
+            "name",
+            "last success",
+            "status",
+            "fails",
+            "parsed",
+            "too old",
+            "stored",
+            "last error / url",
+        ),
+        [
+            (
+                str(feed["health"]),
+                str(feed["name"]),
+                _minute(feed["last_success"]) or "never",
+                str(feed["last_status"] or "-"),
+                str(feed["consecutive_failures"]),
+                _n(feed["entries_parsed"]),
+                _n(feed["entries_too_old"]),
+                str(feed["entries_seen"]),
+                str(feed["last_error"] or feed["fetched_from"] or feed["url"]),
+            )
+            for feed in feeds
+        ],
+    )
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell; the last one is left ragged."""
+    everything = [header, *rows]
+    widths = [max(len(row[i]) for row in everything) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in everything
+    ]
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return ["  " + line for line in lines]
+
+
+def _minute(iso: object) -> str | None:
+    """An ISO 8601 moment shown to the minute, UTC."""
+    if not isinstance(iso, str):
+        return None
+    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _run_row(run: runlog.RunRecord) -> tuple[str, ...]:
+    return (
+        run.slot,
+        run.trigger,
+        run.result,
+        f"{run.duration:.1f}" if run.duration is not None else "-",
+        _n(run.articles_in),
+        _n(run.items_out),
+        run.issue_path or run.error or "",
+    )
 
 
 def _n(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+_FAILED_RESULTS = (runlog.FAILED, runlog.CRASHED, runlog.MISSED)
+
+
+def problems(config: Config, status: Status) -> list[str]:
+    """What ``status --check`` reports, one line each (empty: healthy): the scheduler down
+    while a [[schedule]] is configured, the last finished run failed, unhealthy feeds."""
+    found = []
+    if config.schedule and status.scheduler is None:
+        found.append(
+            "the scheduler is not running although newsletter.toml has a [[schedule]]; "
+            "start it: newsletter schedule (e.g. as a systemd service)"
+        )
+    finished = [run for run in status.runs if run.result != runlog.RUNNING]
+    if finished and finished[0].result in _FAILED_RESULTS:
+        last = finished[0]
+        found.append(
+            f"the last run (slot {last.slot}) {last.result}: "
+            f"{last.error or 'no reason recorded'}; fix the cause, then: "
+            f"newsletter run --slot {last.slot}"
+        )
+    for feed in status.feeds:
+        if feed["unhealthy"]:
+            found.append(
+                f"feed {feed['name']!r} is {feed['health']}: "
+                f"{feed['last_error'] or 'failed'} ({_failures(feed['consecutive_failures'])} in "
+                f"a row); correct its url in newsletter.toml, or remove or disable it"
+            )
+    return found
+
+
+def _failures(count: int) -> str:
+    return f"{count} failure" + ("" if count == 1 else "s")

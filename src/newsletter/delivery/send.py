@@ -128,6 +128,14 @@ class Pacing:
     monotonic: Callable[[], float] = time.monotonic
 
 
+Progress = Callable[[int, int], None]
+"""Told (subscribers done, subscribers in all) after each subscriber of a send."""
+
+
+def _no_progress(_done: int, _total: int) -> None:
+    return None
+
+
 def smtp_transport(config: Config, password: str | None) -> Transport:
     return SmtpTransport(config.smtp, password)
 
@@ -145,6 +153,7 @@ def deliver_issue(
     environ: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
     throttle: Throttle | None = None,
+    progress: Progress = _no_progress,
 ) -> DeliveryReport:
     """Send the issue in ``issue_folder`` to every subscriber not yet sent it (see module doc).
 
@@ -189,7 +198,7 @@ def deliver_issue(
         if dry_run:
             return _dry_run(job, subscribers)
         smtp = transport(config, password)
-        return _send_all(job, subscribers, engine, smtp, retry_refused, throttle)
+        return _send_all(job, subscribers, engine, smtp, retry_refused, throttle, progress)
 
 
 class Built(Protocol):
@@ -389,6 +398,7 @@ def _send_all(
     transport: Transport,
     retry_refused: bool,
     throttle: Throttle | None = None,
+    progress: Progress = _no_progress,
 ) -> DeliveryReport:
     config, number = job.config, job.issue.number
     newsletter = config.newsletter.name
@@ -399,7 +409,8 @@ def _send_all(
     owner = state.owner_token()
     limiter = throttle or _RateLimiter(config.delivery.rate, job.pacing)
     with _closing(transport):
-        for subscriber in subscribers:
+        for done, subscriber in enumerate(subscribers):
+            progress(done, len(subscribers))
             if subscriber.key in already:
                 report = replace(report, skipped=report.skipped + 1)
                 continue
@@ -413,6 +424,7 @@ def _send_all(
                     f"issue #{number}: {e}; stopped after sending {report.sent} "
                     f"(failed {len(report.failed)}): run 'newsletter send' again to go on"
                 ) from e
+        progress(len(subscribers), len(subscribers))
     return report
 
 

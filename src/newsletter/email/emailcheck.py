@@ -44,6 +44,7 @@ def contrast(foreground: str, background: str) -> float:
 @dataclass(frozen=True)
 class Finding:
     message: str
+    small_sizes: tuple[int, ...] = ()  # text below MIN_FONT_PX: the sizes found, in px
 
 
 def brand_contrast(brand: BrandSettings) -> list[Finding]:
@@ -70,7 +71,11 @@ class _Audit(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        for size in re.findall(r"font-size:\s*(\d+(?:\.\d+)?)px", values.get("style") or ""):
+        # An <img>'s font-size only sizes its alt text while images are blocked; mj-image
+        # sets MJML's 13px default on every image, which no editor wrote and no reader sees
+        # as text.
+        style = "" if tag == "img" else values.get("style") or ""
+        for size in re.findall(r"font-size:\s*(\d+(?:\.\d+)?)px", style):
             # 0-1 px is MJML's own layout trick (hidden preheader, divider rules), not text.
             if 2 <= float(size) < MIN_FONT_PX:
                 self.small_fonts.add(round(float(size)))
@@ -91,7 +96,12 @@ def html_findings(html: str) -> list[Finding]:
     audit.close()
     if audit.small_fonts:
         sizes = ", ".join(f"{s}px" for s in sorted(audit.small_fonts))
-        findings.append(Finding(f"text set in {sizes} is below the {MIN_FONT_PX}px minimum"))
+        findings.append(
+            Finding(
+                f"text set in {sizes} is below the {MIN_FONT_PX}px minimum",
+                tuple(sorted(audit.small_fonts)),
+            )
+        )
     findings.extend(
         Finding(f'image {src} has no alt text; add alt="..." saying what it shows')
         for src in audit.images_without_alt

@@ -112,7 +112,10 @@ def safe_url(url: object) -> str | None:
     if not isinstance(url, str):
         return None
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[": an unclosed IPv6 bracket
+        return None
     if (
         parts.scheme.lower() in ("http", "https")
         and parts.netloc
@@ -285,6 +288,23 @@ def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str
             origin = marked.origin_at_offset(start)
         reason = re.sub(r" in root template| at position \d+:\d+", "", str(e))
         raise TemplateError(f"{_origin(origin)}: the MJML does not compile: {reason}") from e
+
+
+_FONT_SIZE = re.compile(r"font-size\s*(?:=\s*[\"']?|:\s*)(\d+(?:\.\d+)?)px")
+
+
+def font_size_origins(templates: Templates, values: dict[str, Any]) -> dict[int, list[str]]:
+    """Where the templates set each font size (px, rounded): ``file:line`` of every
+    ``font-size`` attribute or style in the rendered MJML, so a size the email checks find
+    too small is named where an editor can change it."""
+    marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    found: dict[int, list[str]] = {}
+    for match in _FONT_SIZE.finditer(marked.text):
+        where = _origin(marked.origin_at_offset(match.start()))
+        places = found.setdefault(round(float(match[1])), [])
+        if where not in places:
+            places.append(where)
+    return found
 
 
 def _references_in_attributes(mjml: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter import pipeline
 from newsletter.config import Config
-from newsletter.errors import StateError, Warn
+from newsletter.errors import NewsletterError, StateError, Warn
 from newsletter.logs import fields
 from newsletter.pipeline import Checkpoint, RunResult
 from newsletter.schedule import runlog
@@ -128,8 +128,11 @@ def _state(config: Config, where: dict[str, Any]) -> Iterator[Engine]:
 
 
 def _reason(error: BaseException) -> str:
+    """A problem we raise on purpose says itself; only a bug shows its class name."""
     text = str(error)
-    return text if isinstance(error, RunAbandoned) else f"{type(error).__name__}: {text}"
+    if isinstance(error, RunAbandoned | NewsletterError):
+        return text
+    return f"{type(error).__name__}: {text}"
 
 
 def _outcome(result: RunResult) -> runlog.Outcome:

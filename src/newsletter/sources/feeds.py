@@ -147,7 +147,13 @@ def cut_entries(body: bytes, max_entries: int) -> tuple[bytes, int]:
 
 
 def _parse_xml(job: ParseJob) -> ParsedFeed:
-    headers = {"content-location": job.base_url, "content-type": job.content_type or "text/xml"}
+    # A file: feed has no content type. application/xml tells feedparser to take the
+    # encoding from the XML declaration (UTF-8 without one); text/xml would mean us-ascii
+    # under RFC 3023, and a false "declared as us-ascii" warning on every run.
+    headers = {
+        "content-location": job.base_url,
+        "content-type": job.content_type or "application/xml",
+    }
     body, tags = cut_entries(job.body, job.max_entries)
     # resolve_relative_uris=False: feedparser would parse every entry's HTML a second time
     # (superlinear on nested tags) to rewrite links we never use; we keep text only.

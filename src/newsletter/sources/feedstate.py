@@ -37,6 +37,8 @@ class FeedRecord:
     entries_seen: int = 0
     retry_after: str | None = None
     retired: bool = False
+    entries_parsed: int | None = None  # by the last fetch that parsed (None: not yet)
+    entries_too_old: int | None = None  # of those, older than [fetch] max_age_days
 
     def unhealthy(self, after: int) -> bool:
         return self.retired or self.consecutive_failures >= after

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from newsletter import USER_AGENT
+from newsletter import USER_AGENT, progress
 from newsletter.config import Config, FeedSettings
 from newsletter.errors import Warn
 from newsletter.model import Article
@@ -132,8 +132,12 @@ def ingest_feeds(
             due.append((feed, record))
     with _Parser(len(due), signatures) as parser:
         submitted: set[int] = set()
+        answered: set[int] = set()
 
         def arrived(index: int, result: FetchResult) -> None:
+            if index not in answered:
+                answered.add(index)
+                progress.report("feeds fetched", len(answered), len(due))
             if result.ok and index not in submitted:
                 submitted.add(index)
                 parser.submit(_job(config, due[index][0], result, now))
@@ -346,8 +350,10 @@ def _outcome(
     oldest = oldest_allowed(config, now)
     recent = [a for a in parsed.articles if not (oldest and a.published and a.published < oldest)]
     articles = _filtered(feed, recent, None)
+    too_old = len(parsed.articles) - len(recent)
+    counted = replace(healthy, entries_parsed=len(parsed.articles), entries_too_old=too_old)
     warning = "; ".join(notes) or None
-    return _Outcome(healthy, tuple(articles), warning, too_old=len(parsed.articles) - len(recent))
+    return _Outcome(counted, tuple(articles), warning, too_old=too_old)
 
 
 def oldest_allowed(config: Config, now: datetime) -> datetime | None:
@@ -491,10 +497,19 @@ class FeedHealth:
     last_error: str | None
     consecutive_failures: int
     entries_seen: int
+    # Also in `status --json` (its feed rows had these keys before the two shapes became one).
+    last_fetched: datetime | None = None
+    retry_after: str | None = None
+    retired: bool = False
+    entries_parsed: int | None = None  # by the last fetch that parsed
+    entries_too_old: int | None = None  # of those, left out by [fetch] max_age_days
 
     def as_json(self) -> dict[str, object]:
+        """The one feed-health shape of ``feeds --json`` and ``status --json``."""
         values = dict(vars(self))
-        values["last_success"] = self.last_success.isoformat() if self.last_success else None
+        for key in ("last_success", "last_fetched"):
+            moment = values[key]
+            values[key] = moment.isoformat(timespec="seconds") if moment else None
         values["unhealthy"] = self.health in ("unhealthy", "retired")
         return values
 
@@ -520,6 +535,11 @@ def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
                 last_error=record.last_error,
                 consecutive_failures=record.consecutive_failures,
                 entries_seen=record.entries_seen,
+                last_fetched=record.last_fetched,
+                retry_after=record.retry_after,
+                retired=record.retired,
+                entries_parsed=record.entries_parsed,
+                entries_too_old=record.entries_too_old,
             )
         )
     return sorted(rows, key=lambda r: _ORDER[r.health])

@@ -8,6 +8,7 @@ A seed that cannot be used is reported with one warning line and skipped.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -90,8 +91,7 @@ def _front_matter(text: str, path: Path) -> _Parsed:
         try:
             meta = load(text[len(fence) + 1 : end]) or {}
         except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-            reason = " ".join(str(e).split())
-            raise SeedError(f"{path}: skipped: invalid front matter: {reason}") from None
+            raise SeedError(f"{path}: skipped: {_front_matter_problem(e)}") from None
         if not isinstance(meta, dict):
             raise SeedError(f"{path}: skipped: front matter must be a table of keys")
         unknown = set(meta) - _FRONT_KEYS
@@ -102,6 +102,33 @@ def _front_matter(text: str, path: Path) -> _Parsed:
             )
         return _Parsed(meta=meta, body=text[end + len(fence) + 1 :])
     return _Parsed(meta={}, body=text)
+
+
+_TOML_AT = re.compile(r"^(?P<problem>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+
+
+def _front_matter_problem(error: Exception) -> str:
+    """Where in the file the front matter breaks (line and column, counted from the file's
+    first line, the opening fence), in a few words, and the fix."""
+    fix = "correct it, or remove the front matter"
+    mark = getattr(error, "problem_mark", None)
+    if isinstance(error, yaml.MarkedYAMLError) and mark is not None:
+        problem = error.problem or "invalid YAML"
+        return (
+            f"invalid YAML front matter at line {mark.line + 2}, column {mark.column + 1} "
+            f"({problem}); {fix}"
+        )
+    found = _TOML_AT.match(" ".join(str(error).split()))
+    if found:
+        line = int(found["line"]) + 1
+        return (
+            f"invalid TOML front matter at line {line}, column {found['column']} "
+            f"({found['problem'].lower()}); {fix}"
+        )
+    problem = " ".join(str(error).split()).removesuffix(" (at end of document)")
+    if isinstance(error, tomllib.TOMLDecodeError) and len(problem) < 60:
+        return f"invalid TOML front matter at its end ({problem.lower()}); {fix}"
+    return f"invalid front matter; {fix}"
 
 
 def _split_references(body: str) -> tuple[str, str | None]:

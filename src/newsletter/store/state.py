@@ -104,7 +104,7 @@ def open_engine(state_dir: Path, url: str | None = None, *, upgrade: bool = True
             _require_current(engine, where)
     except sa.exc.SQLAlchemyError as e:
         engine.dispose()
-        raise StateError(f"{where}: cannot open the state database: {e}") from e
+        raise StateError(database_problem(where, "cannot open the state database", e)) from e
     except StateError:
         engine.dispose()
         raise
@@ -134,7 +134,7 @@ def upgrade_database(
     try:
         before, after = schema.upgrade_engine(engine)
     except sa.exc.SQLAlchemyError as e:
-        raise StateError(f"{where}: cannot upgrade the state database: {e}") from e
+        raise StateError(database_problem(where, "cannot upgrade the state database", e)) from e
     finally:
         engine.dispose()
     return where, before, after
@@ -150,9 +150,44 @@ def database_revision(state_dir: Path, url: str | None = None) -> tuple[str, sch
         with engine.connect() as conn:
             return where, schema.revision_of(conn)
     except sa.exc.SQLAlchemyError as e:
-        raise StateError(f"{where}: cannot read the state database: {e}") from e
+        raise StateError(database_problem(where, "cannot read the state database", e)) from e
     finally:
         engine.dispose()
+
+
+def database_problem(where: str, what: str, error: Exception) -> str:
+    """One line: the database (``where``, password already hidden), what failed, the driver's
+    cause without SQLAlchemy's class names and links, and the fix."""
+    cause = _cause(error)
+    return f"{where}: {what}: {cause}; {_fix(cause)}"
+
+
+def _cause(error: Exception) -> str:
+    orig = getattr(error, "orig", None)  # a DBAPIError: the driver's own message
+    text = str(orig if orig is not None else error)
+    text = text.split("(Background on this error", 1)[0]
+    return " ".join(text.split()).rstrip(".") or type(error).__name__
+
+
+def _fix(cause: str) -> str:
+    lowered = cause.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return (
+            "the file is damaged or not a state database: restore it from a backup, or move "
+            "it away to start again at issue #1"
+        )
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return "let this user write the state folder and its state.db, or set [state] path"
+    if "refused" in lowered or "could not connect" in lowered or "timeout" in lowered:
+        return "start the database server or correct [state] url"
+    if "password" in lowered or "authentication" in lowered or "role" in lowered:
+        return "check the user and password in [state] url (or [state] url_env)"
+    return "check [state] in newsletter.toml and that the database is reachable"
+
+
+def where(state_dir: Path, url: str | None) -> str:
+    """The state database as shown to people: its file, or its URL without the password."""
+    return _where(state_dir, url)
 
 
 def _where(state_dir: Path, url: str | None) -> str:

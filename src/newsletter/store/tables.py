@@ -103,6 +103,9 @@ feeds = sa.Table(
     sa.Column("entries_seen", sa.Integer, nullable=False, default=0),
     sa.Column("retry_after", sa.String(200)),
     sa.Column("retired", sa.Boolean, nullable=False, default=False),
+    # The last fetch that parsed: its entries, and those older than [fetch] max_age_days.
+    sa.Column("entries_parsed", sa.Integer),
+    sa.Column("entries_too_old", sa.Integer),
 )
 
 feed_articles = sa.Table(

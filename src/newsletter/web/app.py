@@ -519,6 +519,19 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def metrics(request: Request) -> Response:
+    """The same figures as ``newsletter metrics``, for a Prometheus scrape."""
+    from newsletter.metrics import CONTENT_TYPE, exposition
+
+    svc = _svc(request)
+    try:
+        body = await run_in_threadpool(exposition, svc.config, svc.engine)
+    except sa.exc.SQLAlchemyError as e:
+        log.warning("metrics: the state database does not answer: %s", e)
+        return Response("the state database does not answer\n", status_code=503)
+    return Response(body, media_type=CONTENT_TYPE)
+
+
 def create_app(
     config: Config,
     *,
@@ -560,6 +573,7 @@ def create_app(
             Route("/issues/{number:int}/", archive_issue),
             Route(f"/{FEED_NAME}", feed),
             Route("/health", health),
+            Route("/metrics", metrics),
             Route("/subscribe", subscribe, methods=methods),
             Route("/confirm/{token}", confirm, methods=methods),
             Route("/u/{token}", unsubscribe, methods=methods),
