@@ -36,6 +36,15 @@ def without_feeds(config: Path) -> Path:
     return config
 
 
+def example_config_text() -> str:
+    """The repository's newsletter.toml without its real feeds (see without_feeds)."""
+    import tomlkit
+
+    document = tomlkit.parse((REPO / "newsletter.toml").read_text(encoding="utf-8"))
+    document.pop("feeds", None)
+    return tomlkit.dumps(document)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A newsletter project: the default config (without its real feeds) and templates and

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, REPO, example_config_text
 from newsletter.cli import main
 
 BRAND = """[brand]
@@ -34,7 +34,7 @@ def test_check_passes_on_the_shipped_templates_with_a_logo_and_a_local_feed(
 ) -> None:
     root = tmp_path / "project"
     root.mkdir()
-    text = (REPO / "newsletter.toml").read_text(encoding="utf-8").replace("[brand]\n", BRAND, 1)
+    text = example_config_text().replace("[brand]\n", BRAND, 1)
     text += '\n[[feeds]]\nname = "Kyiv wire"\nurl = "wire.xml"\n'
     (root / "newsletter.toml").write_text(text, encoding="utf-8")
     today = format_datetime(datetime.now(UTC))
@@ -57,7 +57,7 @@ def test_check_passes_on_the_shipped_templates_with_a_logo_and_a_local_feed(
 def test_a_too_small_font_is_named_by_template_file_and_line(tmp_path: Path) -> None:
     root = tmp_path / "project"
     root.mkdir()
-    shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
+    (root / "newsletter.toml").write_text(example_config_text(), encoding="utf-8")
     (root / "seeds").mkdir()
     shutil.copy(FOUNDING_SEED, root / "seeds" / FOUNDING_SEED.name)
     footer = root / "templates" / "partials" / "footer.mjml.j2"

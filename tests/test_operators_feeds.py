@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, example_config_text
 from newsletter.cli import main
 
 
@@ -30,7 +30,7 @@ def test_feeds_counts_entries_parsed_and_left_out_by_age(tmp_path: Path) -> None
         f"<link>https://wire.example/</link>{''.join(items)}</channel></rss>",
         encoding="utf-8",
     )
-    text = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    text = example_config_text()
     text += '\n[[feeds]]\nname = "Wire"\nurl = "wire.xml"\n\n[fetch]\nmax_age_days = 7\n'
     (tmp_path / "newsletter.toml").write_text(text, encoding="utf-8")
     (tmp_path / "seeds").mkdir()

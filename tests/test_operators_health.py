@@ -16,7 +16,7 @@ import uvicorn
 from click.testing import CliRunner, Result
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, REPO, example_config_text
 from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.web.app import create_app
@@ -35,7 +35,7 @@ def invoke(project: Path, *args: str) -> Result:
 
 def new_project(root: Path, extra: str = "") -> Path:
     root.mkdir()
-    text = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    text = example_config_text()
     text = text.replace("[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1)
     (root / "newsletter.toml").write_text(text + extra, encoding="utf-8")
     shutil.copytree(REPO / "templates", root / "templates")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, REPO, example_config_text
 from newsletter.cli import main
 from smtp_server import SmtpServer
 
@@ -36,7 +36,7 @@ def smtp() -> Iterator[SmtpServer]:
 def project(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Path:
     root = tmp_path_factory.mktemp("json") / "project"
     root.mkdir()
-    text = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    text = example_config_text()
     text = text.replace("[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1)
     text += '\n[[feeds]]\nname = "Local wire"\nurl = "wire.xml"\n'
     text += '\n[delivery]\nsubscribers = "subscribers.csv"\nrate = 1000\n'

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import example_config_text
 from newsletter.config import load_config
 from newsletter.logs import LOGGER, counting
 from newsletter.progress import listening
@@ -59,9 +59,7 @@ def test_feed_ingestion_reports_feeds_done_of_total(tmp_path: Path) -> None:
     for n in range(3):
         (tmp_path / f"wire{n}.xml").write_text(RSS.format(n=n), encoding="utf-8")
         feeds += f'\n[[feeds]]\nname = "Wire {n}"\nurl = "wire{n}.xml"\n'
-    (tmp_path / "newsletter.toml").write_text(
-        (REPO / "newsletter.toml").read_text(encoding="utf-8") + feeds, encoding="utf-8"
-    )
+    (tmp_path / "newsletter.toml").write_text(example_config_text() + feeds, encoding="utf-8")
     config = load_config(tmp_path / "newsletter.toml")
     heard: list[tuple[str, int, int]] = []
     with (

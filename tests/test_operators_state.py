@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import FOUNDING_SEED, REPO
+from conftest import FOUNDING_SEED, REPO, example_config_text
 from newsletter.cli import main
 
 SECRET = "s" * 32
@@ -31,7 +31,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project with one issue in its outbox and its state.db, built once for the module."""
     root = tmp_path_factory.mktemp("state") / "project"
     root.mkdir()
-    text = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    text = example_config_text()
     text = text.replace("[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1)
     text += '\n[delivery]\nsubscribers = "subscribers.csv"\n[smtp]\nhost = "127.0.0.1"\n'
     (root / "newsletter.toml").write_text(text, encoding="utf-8")
