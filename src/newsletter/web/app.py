@@ -377,6 +377,14 @@ async def confirm(request: Request) -> Response:
     )
 
 
+def _invalid_link(svc: Service) -> Response:
+    return svc.message(
+        "This link is not valid",
+        "It may be truncated: open the whole link from the email. Nothing was changed.",
+        status=400,
+    )
+
+
 def _token(request: Request) -> str:
     token = request.path_params.get("token") or request.query_params.get("token") or ""
     return str(token)[:300]
@@ -387,11 +395,7 @@ async def unsubscribe(request: Request) -> Response:
     token = _token(request)
     member = await run_in_threadpool(svc.member, token)
     if member is None:
-        return svc.message(
-            "This link is not valid",
-            "It may be truncated: open the whole link from the email. Nothing was changed.",
-            status=400,
-        )
+        return _invalid_link(svc)
     action = f"{svc.base(request)}{request.url.path}"
     if request.url.query:
         action += f"?{request.url.query}"
@@ -435,11 +439,7 @@ async def preferences(request: Request) -> Response:
     token = _token(request)
     member = await run_in_threadpool(svc.member, token)
     if member is None:
-        return svc.message(
-            "This link is not valid",
-            "It may be truncated: open the whole link from the email. Nothing was changed.",
-            status=400,
-        )
+        return _invalid_link(svc)
     problem, saved, status = "", False, 200
     if request.method == "POST":
         form = await request.form()
