@@ -39,6 +39,7 @@ class FeedRecord:
     retired: bool = False
     entries_parsed: int | None = None  # by the last fetch that parsed (None: not yet)
     entries_too_old: int | None = None  # of those, older than [fetch] max_age_days
+    fresh_until: datetime | None = None  # not fetched again before (Cache-Control, Expires)
 
     def unhealthy(self, after: int) -> bool:
         return self.retired or self.consecutive_failures >= after

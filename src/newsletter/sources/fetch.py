@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from newsletter import USER_AGENT
+from newsletter.sources.caching import freshness
 from newsletter.sources.localfiles import LocalFileError, read_regular_file
 from newsletter.sources.netguard import (
     SUPPORTED_ENCODINGS,
@@ -85,6 +86,7 @@ class FetchResult:
     last_modified: str | None = None
     permanent_url: str | None = None  # where every redirect on the way was 301/308
     retry_after: str | None = None
+    fresh_for: float | None = None  # seconds the answer stays fresh (Cache-Control, Expires)
     error: str | None = None
     guarded: bool = False  # stopped by a guard or a limit (not merely a failing server)
 
@@ -298,6 +300,7 @@ class HttpFetcher:
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),
             retry_after=headers.get("retry-after"),
+            fresh_for=freshness(headers),
         )
         if response.status_code == 304:
             await _drain(response)

@@ -128,6 +128,8 @@ def ingest_feeds(
         held = _held_back(record, now)
         if held:
             outcomes[feed.url] = _Outcome(record, warning=held, reuse_stored=True)
+        elif record.fresh_until is not None and now < record.fresh_until:
+            outcomes[feed.url] = _Outcome(record, reuse_stored=True)  # as good as a 304
         else:
             due.append((feed, record))
     with _Parser(len(due), signatures) as parser:
@@ -178,6 +180,18 @@ def _held_back(record: FeedRecord, now: datetime) -> str | None:
     if until is not None and now < until:
         return f"not fetched: the server asked to retry after {until:%Y-%m-%d %H:%M} UTC"
     return None
+
+
+_MAX_FRESH = 3_600.0
+
+
+def _fresh_until(result: FetchResult, now: datetime) -> datetime | None:
+    """Until when a successful answer may stand in for a fetch: what the server said, capped
+    at an hour. Frequent runs (hourly slots, `run` again after a fix) spare the server; a
+    daily edition always fetches, whatever a year-long max-age says."""
+    if result.error is not None or not result.fresh_for:
+        return None
+    return now + timedelta(seconds=min(result.fresh_for, _MAX_FRESH))
 
 
 def _day(moment: datetime | None) -> str:
@@ -326,7 +340,11 @@ def _outcome(
     now: datetime,
 ) -> _Outcome:
     fetched = replace(
-        record, last_fetched=now, last_status=result.status, retry_after=result.retry_after
+        record,
+        last_fetched=now,
+        last_status=result.status,
+        retry_after=result.retry_after,
+        fresh_until=_fresh_until(result, now),
     )
     if result.error is not None or (parsed is None and not result.not_modified):
         return _failed(config, fetched, result.error or "nothing fetched", result.status == 410)
@@ -503,11 +521,12 @@ class FeedHealth:
     retired: bool = False
     entries_parsed: int | None = None  # by the last fetch that parsed
     entries_too_old: int | None = None  # of those, left out by [fetch] max_age_days
+    fresh_until: datetime | None = None  # not fetched before (Cache-Control max-age, Expires)
 
     def as_json(self) -> dict[str, object]:
         """The one feed-health shape of ``feeds --json`` and ``status --json``."""
         values = dict(vars(self))
-        for key in ("last_success", "last_fetched"):
+        for key in ("last_success", "last_fetched", "fresh_until"):
             moment = values[key]
             values[key] = moment.isoformat(timespec="seconds") if moment else None
         values["unhealthy"] = self.health in ("unhealthy", "retired")
@@ -540,6 +559,7 @@ def feed_health(config: Config, engine: Engine) -> list[FeedHealth]:
                 retired=record.retired,
                 entries_parsed=record.entries_parsed,
                 entries_too_old=record.entries_too_old,
+                fresh_until=record.fresh_until,
             )
         )
     return sorted(rows, key=lambda r: _ORDER[r.health])

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-HEAD = "0009"  # the newest revision; tests/test_migrations.py checks it against versions/
+HEAD = "0010"  # the newest revision; tests/test_migrations.py checks it against versions/
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6E6C5F6D  # PostgreSQL advisory lock id: one migrator at a time
 

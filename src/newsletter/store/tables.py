@@ -106,6 +106,7 @@ feeds = sa.Table(
     # The last fetch that parsed: its entries, and those older than [fetch] max_age_days.
     sa.Column("entries_parsed", sa.Integer),
     sa.Column("entries_too_old", sa.Integer),
+    sa.Column("fresh_until", UTCDateTime()),  # Cache-Control max-age / Expires of the last answer
 )
 
 feed_articles = sa.Table(
