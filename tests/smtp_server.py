@@ -153,8 +153,8 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, **options: Any) -> None:
-        self.handler = Handler()
+    def __init__(self, handler: Handler | None = None, **options: Any) -> None:
+        self.handler = handler or Handler()
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 

@@ -324,8 +324,22 @@ class SmtpSettings(_Model):
     user: str | None = None
     password_env: str = "NEWSLETTER_SMTP_PASSWORD"
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # "xoauth2" (Gmail, Outlook): the secret is an OAuth2 access token, printed by
+    # token_command before each connection (tokens expire within the hour), else password_env.
+    auth: Literal["password", "xoauth2"] = "password"
+    token_command: (
+        Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None
+    ) = None
 
     _env = field_validator("password_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> SmtpSettings:
+        if self.auth == "xoauth2" and not self.user:
+            raise ValueError('auth = "xoauth2" needs user (the mailbox the token is for)')
+        if self.token_command and self.auth != "xoauth2":
+            raise ValueError('token_command is used only with auth = "xoauth2"; set it or remove')
+        return self
 
     @property
     def effective_port(self) -> int:

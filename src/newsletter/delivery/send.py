@@ -252,13 +252,14 @@ def smtp_password(config: Config, env: Mapping[str, str], warn: Warn) -> str | N
 
 def _password(config: Config, env: Mapping[str, str], warn: Warn) -> str | None:
     smtp = config.smtp
-    if not smtp.user:
-        return None
+    if not smtp.user or smtp.token_command:
+        return None  # the token command is run at each connection (delivery/transport.py)
     password = env.get(smtp.password_env, "")
     if not password:
+        secret = "OAuth2 access token" if smtp.auth == "xoauth2" else "SMTP password"
         raise DeliveryError(
             f"[smtp] user is {smtp.user!r} but the environment variable {smtp.password_env} "
-            "is empty: set it to the SMTP password (it is never read from newsletter.toml)"
+            f"is empty: set it to the {secret} (it is never read from newsletter.toml)"
         )
     if smtp.security == "none" and smtp.host not in ("localhost", "127.0.0.1", "::1"):
         warn(

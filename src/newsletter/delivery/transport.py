@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from typing import Literal, Protocol
+import subprocess
+from typing import Literal, Protocol, overload
 
 from newsletter.config import SmtpSettings
 from newsletter.delivery.addresses import wire_address
@@ -85,8 +86,7 @@ class SmtpTransport:
             self.close()
             raise FatalFailure(
                 f"{self.where} rejected the login for {self.settings.user!r}: "
-                f"{_reply(e.smtp_code, e.smtp_error)}; check [smtp] user and the password in "
-                f"{self.settings.password_env}"
+                f"{_reply(e.smtp_code, e.smtp_error)}; check [smtp] user and {self._secret}"
             ) from e
         except smtplib.SMTPNotSupportedError as e:
             self.close()
@@ -105,6 +105,14 @@ class SmtpTransport:
             self.close()
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or repr(e)
             raise TemporaryFailure(f"{self.where}: {reason}", "connection") from e
+
+    @property
+    def _secret(self) -> str:
+        s = self.settings
+        if s.auth == "password":
+            return f"the password in {s.password_env}"
+        source = "[smtp] token_command" if s.token_command else s.password_env
+        return f"the OAuth2 access token from {source} (expired? wrong scope?)"
 
     def _classified(self, code: int, message: bytes | str, what: str) -> None:
         reply = _reply(code, message)
@@ -133,7 +141,10 @@ class SmtpTransport:
             if s.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
-            if s.user:
+            if s.user and s.auth == "xoauth2":
+                token = oauth_token(s, self.password)
+                smtp.auth("XOAUTH2", _XOAuth2(s.user, token), initial_response_ok=True)
+            elif s.user:
                 smtp.login(s.user, self.password or "")
         except BaseException:
             _quietly_close(smtp)
@@ -147,6 +158,43 @@ class SmtpTransport:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 _quietly_close(smtp)
+
+
+def oauth_token(settings: SmtpSettings, fallback: str | None) -> str:
+    """A fresh access token: the output of ``[smtp] token_command`` (run now: tokens expire
+    within the hour and a send may last longer), else the one from the environment."""
+    command = settings.token_command
+    if not command:
+        return fallback or ""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=settings.timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FatalFailure(f"[smtp] token_command {command[0]!r} could not run: {e}") from e
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token or "\n" in token:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise FatalFailure(
+            f"[smtp] token_command {command[0]!r} exited {done.returncode} ({said}); it must "
+            "print one access token on stdout"
+        )
+    return token
+
+
+class _XOAuth2:
+    """smtplib's auth object for XOAUTH2 (Google's and Microsoft's SASL mechanism): the
+    initial response, then an empty answer to the server's error challenge so it says 535."""
+
+    def __init__(self, user: str, token: str) -> None:
+        self.initial = f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+    @overload
+    def __call__(self, challenge: None = None, /) -> str | None: ...
+    @overload
+    def __call__(self, challenge: bytes, /) -> str: ...
+    def __call__(self, challenge: bytes | None = None, /) -> str | None:
+        return "" if challenge else self.initial
 
 
 def _quietly_close(smtp: smtplib.SMTP) -> None:
