@@ -10,7 +10,8 @@ cites the rest.
 The signatures and bands are exactly datasketch's (``MinHash(num_perm=64, hashfunc=crc32)``,
 ``MinHashLSH(threshold=0.5)``, which this module used before; a test holds them equal),
 computed with numpy over many articles at once, and mostly in the parse workers while the
-fetch is still going on (``parsework``): what is left here is grouping equal band values."""
+fetch is still going on (``parsework``): what is left here is grouping equal band values, with
+a dict per band (no numpy: a process given every signature never imports it)."""
 
 from __future__ import annotations
 
@@ -167,11 +168,9 @@ def _near_duplicates(
     Two articles are linked when their signatures agree on every row of at least one band
     (LSH banding, the bands datasketch's ``MinHashLSH`` picks for ``threshold``), and a
     cluster is a connected group of links: exactly what inserting every signature into a
-    ``MinHashLSH`` and querying each one gives, grouped with numpy instead."""
+    ``MinHashLSH`` and querying each one gives, grouped with a dict per band instead."""
     if len(articles) < 2:
         return [[i] for i in range(len(articles))]
-    import numpy as np
-
     texts = [article_text(a) for a in articles]
     digests = [text_key(t) for t in texts]
     missing = {k: t for k, t in zip(digests, texts, strict=True) if k not in known}
@@ -188,18 +187,17 @@ def _near_duplicates(
         return i
 
     if len(kept) > 1:
-        matrix = np.frombuffer(b"".join(sigs[i] or b"" for i in kept), dtype=np.uint32)
-        matrix = matrix.reshape(len(kept), NUM_PERM)
         bands, rows = _bands(threshold)
+        width = 4 * rows  # bytes of one band of a signature
         for band in range(bands):
-            columns = np.ascontiguousarray(matrix[:, band * rows : (band + 1) * rows])
-            keys = columns.view(np.dtype((np.void, 4 * rows))).ravel()
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            leaders = first[inverse.ravel()]
-            for member in np.flatnonzero(leaders != np.arange(len(kept))).tolist():
-                x, y = root(kept[member]), root(kept[int(leaders[member])])
-                if x != y:
-                    parent[max(x, y)] = min(x, y)
+            leaders: dict[bytes, int] = {}  # band value -> the first article showing it
+            start = band * width
+            for i in kept:
+                leader = leaders.setdefault(sigs[i][start : start + width], i)  # type: ignore[index]
+                if leader != i:
+                    x, y = root(i), root(leader)
+                    if x != y:
+                        parent[max(x, y)] = min(x, y)
     clusters: dict[int, list[int]] = {}
     for i in range(len(articles)):
         clusters.setdefault(root(i), []).append(i)

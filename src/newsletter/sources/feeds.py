@@ -22,9 +22,6 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax import SAXParseException
 
-import feedparser
-import nh3
-
 from newsletter.model import Article
 from newsletter.untrusted import display_safe, xml_safe
 
@@ -157,6 +154,10 @@ def _parse_xml(job: ParseJob) -> ParsedFeed:
     body, tags = cut_entries(job.body, job.max_entries)
     # resolve_relative_uris=False: feedparser would parse every entry's HTML a second time
     # (superlinear on nested tags) to rewrite links we never use; we keep text only.
+    # Imported here: a process that only hands bodies to a parse worker (ingest) never loads
+    # feedparser (with chardet and urllib.request, ~10 MB).
+    import feedparser
+
     parsed = feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
@@ -353,6 +354,8 @@ def plain_text(html: str) -> str:
         return ""
     if "<" not in html and "&" not in html:
         return "\n".join(" ".join(line.split()) for line in html.splitlines() if line.strip())
+    import nh3  # here, like feedparser: only where text is parsed
+
     clean = nh3.clean(_shallow(html), tags=_BLOCK_TAGS, attributes={}, strip_comments=True)
     text = unescape(_ANY_TAG.sub("\n", clean))
     # Markup that was escaped in the feed ("&lt;script&gt;") is text now; it is no news.

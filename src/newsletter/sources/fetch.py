@@ -99,13 +99,15 @@ class FetchResult:
         return self.error is None and self.body is not None
 
 
-OnResult = Callable[[int, FetchResult], None]
+OnResult = Callable[[int, FetchResult], "bool | None"]
 
 
 class Fetcher(Protocol):
     """Anything that turns requests into results, one result per request, in order.
     ``on_result(index, result)``, if given, is called as each one arrives (to start parsing
-    while the rest are still on the wire); it must not block."""
+    while the rest are still on the wire); it must not block. When it returns True it has
+    taken the body: the fetcher may then return that result without it (``body=b""``), so
+    bodies need not pile up until the last fetch is over."""
 
     def fetch_all(
         self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
@@ -149,9 +151,9 @@ class HttpFetcher:
                 else:
                     reason = f"{request.url} refused: only http and https URLs are fetched"
                     local = FetchResult(request, error=reason, guarded=True)
+                if on_result and on_result(i, local) and local.body:
+                    local = replace(local, body=b"")
                 results[i] = local
-                if on_result:
-                    on_result(i, local)
             else:
                 remote.append(i)
         remote = self._resolvable(requests, remote, results, on_result)
@@ -237,8 +239,8 @@ class HttpFetcher:
     ) -> FetchResult:
         async with gate:
             result = await self._one(client, request)
-        if on_result:
-            on_result(index, result)
+        if on_result and on_result(index, result) and result.body:
+            return replace(result, body=b"")  # taken: the caller holds it now, not us
         return result
 
     async def _one(self, client: _Clients, request: FetchRequest) -> FetchResult:

@@ -1,6 +1,6 @@
 """Ingest: configured feeds -> fresh Articles, with each feed's health recorded.
 
-fetch (concurrent, conditional) -> parse (a process pool when there is a lot) -> filter ->
+fetch (concurrent, conditional) -> parse (a worker process when there is a lot) -> filter ->
 optional full text -> store (one transaction for articles, one for feed records). A 304 costs
 no parsing: the feed's stored, not yet published articles stand in for it. Every feed that
 failed or needed patching is reported with exactly one warning line naming it, its URL and why.
@@ -9,15 +9,9 @@ failed or needed patching is reported with exactly one warning line naming it, i
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import queue
 import re
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -33,12 +27,11 @@ from newsletter.sources import feedstate
 from newsletter.sources.feeds import ParsedFeed, ParseJob
 from newsletter.sources.feedstate import FeedRecord
 from newsletter.sources.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult, HttpFetcher
-from newsletter.sources.parsework import Parsed, parse_safely, parse_timed
+from newsletter.sources.parseproc import POOL_MIN_FEEDS as POOL_MIN_FEEDS
+from newsletter.sources.parseproc import Parser as _Parser
 from newsletter.timings import NO_TIMINGS, Timings, timed
 
 log = logging.getLogger(__name__)
-
-POOL_MIN_FEEDS = 16  # below this, starting worker processes costs more than it saves
 
 
 def fetch_limits(config: Config) -> FetchLimits:
@@ -136,13 +129,16 @@ def ingest_feeds(
         submitted: set[int] = set()
         answered: set[int] = set()
 
-        def arrived(index: int, result: FetchResult) -> None:
+        def arrived(index: int, result: FetchResult) -> bool:
+            """True: the parser has the body (the fetcher need not keep it)."""
             if index not in answered:
                 answered.add(index)
                 progress.report("feeds fetched", len(answered), len(due))
             if result.ok and index not in submitted:
                 submitted.add(index)
                 parser.submit(_job(config, due[index][0], result, now))
+                return True
+            return False
 
         with timed(timings, "fetch"):
             results = fetcher.fetch_all([_request(config, f, r) for f, r in due], arrived)
@@ -236,99 +232,6 @@ def _job(config: Config, feed: FeedSettings, result: FetchResult, now: datetime)
         max_entries=config.fetch.max_entries,
         max_entry_chars=config.fetch.max_entry_chars,
     )
-
-
-class _Parser:
-    """With many feeds, parse in worker processes as each body arrives, while the rest are
-    still on the wire (feedparser holds the GIL, so threads would not help); with few, parse
-    here once the fetch is over (never inside the event loop: it would stall the fetches).
-    While the fetch goes on, one core is left to this process (its event loop handles every
-    response: starved of CPU, it stretches the fetch); once the fetch is over, this process
-    takes feeds still queued, from the back, until it meets the workers. The pool starts with
-    the first body (a run of 304s starts none), from a feeder thread so that starting it and
-    handing it bodies never stalls the event loop; if it cannot start or dies, the feeds are
-    parsed here instead."""
-
-    def __init__(self, feeds: int, signatures: dict[str, bytes | None] | None = None) -> None:
-        cores = os.cpu_count() or 1
-        self._workers = max(1, min(cores - 1, feeds))
-        self._wanted = cores > 1 and feeds >= POOL_MIN_FEEDS
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[tuple[ParseJob, Future[Parsed]]] = []
-        self._signatures = signatures
-        self._jobs: list[ParseJob] = []
-        self.started: float | None = None  # perf_counter() at the first body
-        self.seconds = 0.0  # parsing CPU time summed over the feeds
-        self._queue: queue.SimpleQueue[ParseJob | None] = queue.SimpleQueue()
-        self._feeder: threading.Thread | None = None
-
-    def __enter__(self) -> _Parser:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop_feeder()
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-
-    def submit(self, job: ParseJob) -> None:
-        """Called from the event loop: must not block."""
-        if self.started is None:
-            self.started = time.perf_counter()
-        if not self._wanted:
-            self._jobs.append(job)
-            return
-        if self._feeder is None:
-            self._feeder = threading.Thread(target=self._feed, name="parse-feeder", daemon=True)
-            self._feeder.start()
-        self._queue.put(job)
-
-    def _feed(self) -> None:
-        """The feeder thread: start the pool, then hand it each body as it comes."""
-        signed = self._signatures is not None
-        while (job := self._queue.get()) is not None:
-            try:
-                if self._pool is None:
-                    # never fork threads; "spawn", not "forkserver": with one or two workers
-                    # a fork server is one more interpreter in memory (~14 MB) for nothing
-                    context = multiprocessing.get_context("spawn")
-                    self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
-                self._futures.append((job, self._pool.submit(parse_timed, job, signed)))
-            except Exception as e:  # no workers (no semaphores, no fork): parse here
-                if self._wanted:
-                    log.warning("parse workers unavailable (%s); parsing in this process", e)
-                self._wanted = False
-                self._jobs.append(job)
-
-    def _stop_feeder(self) -> None:
-        if self._feeder is not None:
-            self._queue.put(None)
-            self._feeder.join()
-            self._feeder = None
-
-    def results(self) -> dict[str, ParsedFeed]:
-        self._stop_feeder()
-        parsed: dict[str, ParsedFeed] = {}
-        for job in self._jobs:  # in this process: dedup computes the signatures itself
-            parsed[job.key], seconds, _ = parse_timed(job)
-            self.seconds += seconds
-        queued = list(self._futures)
-        signed = self._signatures is not None
-        while queued and queued[-1][1].cancel():  # not started by a worker: parse it here
-            job, _ = queued.pop()
-            parsed[job.key], seconds, signatures = parse_timed(job, signed)
-            self.seconds += seconds
-            if self._signatures is not None:
-                self._signatures.update(signatures)
-        for job, future in queued:
-            try:
-                parsed[job.key], seconds, signatures = future.result()
-            except BrokenProcessPool:  # a worker died (out of memory, killed): parse here
-                parsed[job.key], seconds, signatures = parse_timed(job)
-            self.seconds += seconds
-            if self._signatures is not None:
-                self._signatures.update(signatures)
-        self._jobs, self._futures = [], []  # and with them, the bodies
-        return parsed
 
 
 def _outcome(
@@ -587,6 +490,8 @@ def peek_feeds(config: Config, fetcher: Fetcher, now: datetime, warn: Warn) -> l
     records = [FeedRecord(f.url, f.name) for f in enabled]
     requests = [_request(config, f, r) for f, r in zip(enabled, records, strict=True)]
     results = fetcher.fetch_all(requests)
+    from newsletter.sources.parsework import parse_safely
+
     articles: list[Article] = []
     for feed, record, result in zip(enabled, records, results, strict=True):
         parsed = parse_safely(_job(config, feed, result, now)) if result.ok else None
