@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.config import SectionSettings
-from newsletter.digest.lexicon import Terms, keyword_terms, stems
+from newsletter.digest.lexicon import Terms, keyword_terms, spaced, stems
 
 KEYWORD_WEIGHT = 3.0
 PHRASE_WEIGHT = 4.0  # a multi-word keyword ("security guarantees") is more specific
@@ -85,7 +85,8 @@ def score(
     ``strong_terms(profiles)`` when scoring many sentences against the same profiles."""
     if strong is None:
         strong = strong_terms(profiles)
-    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
+    joined = spaced(tokens.words)
+    scores = [p.score(tokens.words, tokens.distinct, joined) for p in profiles]
     if not strong.keys().isdisjoint(tokens.distinct):
         first = next(word for word in tokens.words if word in strong)
         for i in strong[first]:
