@@ -36,14 +36,7 @@ from newsletter.digest.cleaning import (
 )
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
-from newsletter.digest.sectioning import (
-    Tokens,
-    adapt,
-    assign,
-    score,
-    section_terms,
-    strong_terms,
-)
+from newsletter.digest.sectioning import Tokens, adapt_scored, assign, section_terms
 from newsletter.digest.selection import Candidate, items, pick_lead, pick_section, prepare
 from newsletter.digest.sentences import sentences_of
 from newsletter.model import Article, Digest, Item, Section, Sentence
@@ -155,11 +148,13 @@ def candidates_of(
         for sentences, article_keys in zip(raw, keys, strict=True)
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
-    profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
-    strong = strong_terms(profiles)
+    profiles, fits = adapt_scored(
+        [section_terms(s, language) for s in sections], list(tokens.values()), learn
+    )
+    fit_of = dict(zip(tokens, fits, strict=True))
     candidates = []
     for sentences in split:
-        scores = [score(tokens[id(s)], profiles, strong) for s in sentences]
+        scores = [fit_of[id(s)] for s in sentences]
         for i, sentence in enumerate(sentences):
             if not readable(sentence):
                 continue

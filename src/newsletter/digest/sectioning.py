@@ -110,12 +110,37 @@ def assign(scores: Sequence[float]) -> int | None:
 def adapt(profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool) -> list[Terms]:
     """Today's profiles: configured words weighted by how discriminating they are today,
     plus learned cues."""
+    return adapt_scored(profiles, sentences, learn)[0]
+
+
+def adapt_scored(
+    profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
+) -> tuple[list[Terms], list[tuple[float, ...]]]:
+    """``adapt``, and each sentence's ``score`` against today's profiles. Learning cues
+    scores every sentence once already; a sentence without a learned cue scores the same
+    after learning (cues are words no profile had: every other weight, and so every
+    subject bonus, is unchanged), so only the others are scored again."""
     df = Counter(w for s in sentences for w in s.distinct)
     n = len(sentences)
     adapted = [_discount(p, df, n) for p in profiles]
-    if learn and len(profiles) > 1:
-        adapted = _learn_cues(adapted, sentences, df)
-    return adapted
+    strong = strong_terms(adapted)
+    before = [score(tokens, adapted, strong) for tokens in sentences]
+    if not (learn and len(profiles) > 1):
+        return adapted, before
+    learned = _learn_cues(adapted, sentences, df, before)
+    cues = frozenset(
+        w
+        for p, old in zip(learned, adapted, strict=True)
+        for w in p.words.keys() - old.words.keys()
+    )
+    if not cues:
+        return learned, before
+    strong = strong_terms(learned)
+    scores = [
+        fit if tokens.distinct.isdisjoint(cues) else score(tokens, learned, strong)
+        for tokens, fit in zip(sentences, before, strict=True)
+    ]
+    return learned, scores
 
 
 def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:
@@ -128,15 +153,17 @@ def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:
 
 
 def _learn_cues(
-    profiles: list[Terms], sentences: Sequence[Tokens], df: Counter[str]
+    profiles: list[Terms],
+    sentences: Sequence[Tokens],
+    df: Counter[str],
+    scores: Sequence[tuple[float, ...]],
 ) -> list[Terms]:
     known = {w for p in profiles for w in p.words} | {
         w for p in profiles for ph in p.phrases for w in ph
     }
     per_section: dict[str, Counter[int]] = defaultdict(Counter)
-    strong = strong_terms(profiles)
-    for tokens in sentences:
-        section = _confident(score(tokens, profiles, strong))
+    for tokens, fit in zip(sentences, scores, strict=True):
+        section = _confident(fit)
         if section is None:
             continue
         for word in tokens.distinct - known:
