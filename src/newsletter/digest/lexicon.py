@@ -74,9 +74,20 @@ def text_stems(text: str, language: str = "en") -> frozenset[str]:
     return _text_stems(text, language)  # one cache key whether the language is given or not
 
 
+def text_words(text: str, language: str = "en") -> tuple[str, ...]:
+    """``stems`` of a whole article's text, cached: the relevance gate stems each article
+    it keeps, and the citation checks look at the same texts again."""
+    return _text_words(text, language)
+
+
+@lru_cache(maxsize=4096)
+def _text_words(text: str, language: str) -> tuple[str, ...]:
+    return tuple(stems(text, language))
+
+
 @lru_cache(maxsize=4096)
 def _text_stems(text: str, language: str) -> frozenset[str]:
-    return frozenset(stems(text, language))
+    return frozenset(_text_words(text, language))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.config import SectionSettings
-from newsletter.digest.lexicon import STOPWORDS, Prefilter, Terms, keyword_terms, prefilter, stems
+from newsletter.digest.lexicon import (
+    STOPWORDS,
+    Prefilter,
+    Terms,
+    keyword_terms,
+    prefilter,
+    stems,
+    text_stems,
+    text_words,
+)
 from newsletter.model import Article
 
 # English function words: an English text has plenty of them, another language few.
@@ -115,8 +124,9 @@ class Gate:
         relevance = self.relevance(article, at_least=self.min_relevance)
         if relevance < self.min_relevance or not self._in_language(article):
             return False
-        words = stems(f"{article.title}\n{article.text}", self.language)
-        distinct = frozenset(words)
+        whole = f"{article.title}\n{article.text}"
+        words = text_words(whole, self.language)
+        distinct = text_stems(whole, self.language)
         touched = sum(1 for s in self.sections if s.hits(words, distinct))
         if touched >= 2 or (touched == 1 and len(self.sections) == 1):
             return True

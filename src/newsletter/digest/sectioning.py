@@ -17,6 +17,7 @@ or two sections tie.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,50 @@ def score(
     return tuple(scores)
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """``score`` against fixed profiles, for scoring a day's sentences: one table maps each
+    profile word to its weight in every section, so a sentence's words are looked up once
+    rather than once per section, and a phrase is searched for only when the sentence
+    holds its first word. The same sums as ``score`` (``math.fsum`` is exact, so the
+    zeros of sections without the word change nothing; phrases and the subject bonus are
+    added in the same order)."""
+
+    table: dict[str, tuple[float, ...]]
+    phrases: tuple[tuple[str, str, int, float], ...]  # first stem, spaced phrase, section, weight
+    strong: Strong
+    sections: int
+
+    @classmethod
+    def of(cls, profiles: Sequence[Terms]) -> Scorer:
+        words = {w for p in profiles for w in p.words}
+        table = {w: tuple(p.words.get(w, 0.0) for p in profiles) for w in sorted(words)}
+        phrases = tuple(
+            (phrase[0], spaced(phrase), i, weight)
+            for i, p in enumerate(profiles)
+            for phrase, weight in p.phrases.items()
+            if phrase
+        )
+        return cls(table, phrases, strong_terms(profiles), len(profiles))
+
+    def __call__(self, tokens: Tokens) -> tuple[float, ...]:
+        distinct = tokens.distinct
+        matched = [self.table[w] for w in distinct if w in self.table]
+        scores = [math.fsum(c) for c in zip(*matched, strict=True)] if matched else []
+        scores = scores or [0.0] * self.sections
+        joined = None
+        for first, phrase, i, weight in self.phrases:
+            if first in distinct:
+                joined = joined or spaced(tokens.words)
+                if phrase in joined:
+                    scores[i] += weight
+        if not self.strong.keys().isdisjoint(distinct):
+            first = next(word for word in tokens.words if word in self.strong)
+            for i in self.strong[first]:
+                scores[i] += SUBJECT_BONUS
+        return tuple(scores)
+
+
 def assign(scores: Sequence[float]) -> int | None:
     """The index of the best-fitting section, or None (too weak, or a tie)."""
     if not scores:
@@ -123,8 +168,7 @@ def adapt_scored(
     df = Counter(w for s in sentences for w in s.distinct)
     n = len(sentences)
     adapted = [_discount(p, df, n) for p in profiles]
-    strong = strong_terms(adapted)
-    before = [score(tokens, adapted, strong) for tokens in sentences]
+    before = list(map(Scorer.of(adapted), sentences))
     if not (learn and len(profiles) > 1):
         return adapted, before
     learned = _learn_cues(adapted, sentences, df, before)
@@ -135,9 +179,9 @@ def adapt_scored(
     )
     if not cues:
         return learned, before
-    strong = strong_terms(learned)
+    rescore = Scorer.of(learned)
     scores = [
-        fit if tokens.distinct.isdisjoint(cues) else score(tokens, learned, strong)
+        fit if tokens.distinct.isdisjoint(cues) else rescore(tokens)
         for tokens, fit in zip(sentences, before, strict=True)
     ]
     return learned, scores
