@@ -154,11 +154,12 @@ def main() -> None:
             runs.append(json.loads(out.stdout.splitlines()[-1]))
             loads.append(os.getloadavg()[0])
     first = runs[0]
+    hashes = ", ".join(sorted({r["issue sha1"] for r in runs}))
     print(
         f"{first['articles']:,} articles after dedup (+{first['duplicates']:,} merged copies), "
         f"{first['kept']:,} kept by the gate, {first['candidates']:,} candidate passages; "
         f"src {args.src}; {args.runs} runs, load average {min(loads):.1f}-{max(loads):.1f} "
-        f"on {os.cpu_count()} cores; issue sha1 {', '.join(sorted({r['issue sha1'] for r in runs}))}"
+        f"on {os.cpu_count()} cores; issue sha1 {hashes}"
     )
     print("\n| part | CPU s, median (range) | wall s, median (range) |\n|---|---|---|")
     for part in PARTS:
