@@ -156,7 +156,7 @@ def candidates_of(
     for sentences in split:
         scores = [fit_of[id(s)] for s in sentences]
         for i, sentence in enumerate(sentences):
-            if not readable(sentence):
+            if _placed_nowhere(scores, i) or not readable(sentence):
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
@@ -176,7 +176,8 @@ def candidates_of(
             section = assign(fit)
             if section is None or len(text.split()) > MAX_PAIR_WORDS:
                 continue
-            words = tuple(w for p in passage for w in tokens[id(p)].words)
+            own = tokens[id(sentence)] if len(passage) == 1 else None
+            words = own.words if own else tuple(w for p in passage for w in tokens[id(p)].words)
             if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
                 near = [
                     tokens[id(sentences[j])].distinct
@@ -186,10 +187,18 @@ def candidates_of(
                 ]
                 if not any((set(words) - topic) & other for other in near):
                     continue
-            candidates.append(
-                Candidate(text, passage, Tokens(words, frozenset(words)), section, fit[section])
-            )
+            kept = own or Tokens(words, frozenset(words))
+            candidates.append(Candidate(text, passage, kept, section, fit[section]))
     return candidates
+
+
+def _placed_nowhere(scores: Sequence[tuple[float, ...]], i: int) -> bool:
+    """Sentence ``i`` fits no section alone nor together with the one before it: it can
+    become no passage, so the readability tests need not run on it."""
+    if assign(scores[i]) is not None:
+        return False
+    pair = tuple(a + b for a, b in zip(scores[i - 1], scores[i], strict=True)) if i else ()
+    return assign(pair) is None
 
 
 def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[Terms]) -> bool:
