@@ -202,7 +202,9 @@ def cited_articles(digest: Digest, articles: Sequence[Article]) -> tuple[Article
     the same articles in another order make the same issue.json)."""
     cited = {s for item in digest.lead for s in item.sources}
     cited |= {s for section in digest.sections for item in section.items for s in item.sources}
-    unique = {a.id: a for a in reversed(articles) if a.source in cited}
+    # (title, url) first: building every article's Source costs more on a big day.
+    keys = {(s.title, s.url) for s in cited}
+    unique = {a.id: a for a in reversed(articles) if (a.title, a.url) in keys and a.source in cited}
     chosen = [a for a in articles if unique.get(a.id) is a]
     return tuple(sorted(chosen, key=lambda a: (_when(a.published), a.id)))
 

@@ -36,14 +36,7 @@ from newsletter.digest.cleaning import (
 )
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
-from newsletter.digest.sectioning import (
-    Tokens,
-    adapt,
-    assign,
-    score,
-    section_terms,
-    strong_terms,
-)
+from newsletter.digest.sectioning import Tokens, adapt_scored, assign, section_terms
 from newsletter.digest.selection import Candidate, items, pick_lead, pick_section, prepare
 from newsletter.digest.sentences import sentences_of
 from newsletter.model import Article, Digest, Item, Section, Sentence
@@ -155,13 +148,15 @@ def candidates_of(
         for sentences, article_keys in zip(raw, keys, strict=True)
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
-    profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
-    strong = strong_terms(profiles)
+    profiles, fits = adapt_scored(
+        [section_terms(s, language) for s in sections], list(tokens.values()), learn
+    )
+    fit_of = dict(zip(tokens, fits, strict=True))
     candidates = []
     for sentences in split:
-        scores = [score(tokens[id(s)], profiles, strong) for s in sentences]
+        scores = [fit_of[id(s)] for s in sentences]
         for i, sentence in enumerate(sentences):
-            if not readable(sentence):
+            if _placed_nowhere(scores, i) or not readable(sentence):
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
@@ -181,7 +176,8 @@ def candidates_of(
             section = assign(fit)
             if section is None or len(text.split()) > MAX_PAIR_WORDS:
                 continue
-            words = tuple(w for p in passage for w in tokens[id(p)].words)
+            own = tokens[id(sentence)] if len(passage) == 1 else None
+            words = own.words if own else tuple(w for p in passage for w in tokens[id(p)].words)
             if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
                 near = [
                     tokens[id(sentences[j])].distinct
@@ -191,10 +187,18 @@ def candidates_of(
                 ]
                 if not any((set(words) - topic) & other for other in near):
                     continue
-            candidates.append(
-                Candidate(text, passage, Tokens(words, frozenset(words)), section, fit[section])
-            )
+            kept = own or Tokens(words, frozenset(words))
+            candidates.append(Candidate(text, passage, kept, section, fit[section]))
     return candidates
+
+
+def _placed_nowhere(scores: Sequence[tuple[float, ...]], i: int) -> bool:
+    """Sentence ``i`` fits no section alone nor together with the one before it: it can
+    become no passage, so the readability tests need not run on it."""
+    if assign(scores[i]) is not None:
+        return False
+    pair = tuple(a + b for a, b in zip(scores[i - 1], scores[i], strict=True)) if i else ()
+    return assign(pair) is None
 
 
 def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[Terms]) -> bool:

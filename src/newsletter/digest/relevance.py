@@ -21,7 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.config import SectionSettings
-from newsletter.digest.lexicon import STOPWORDS, Terms, keyword_terms, prefilter, stems
+from newsletter.digest.lexicon import (
+    STOPWORDS,
+    Prefilter,
+    Terms,
+    keyword_terms,
+    prefilter,
+    stems,
+    text_stems,
+    text_words,
+)
 from newsletter.model import Article
 
 # English function words: an English text has plenty of them, another language few.
@@ -61,6 +70,9 @@ MIN_FUNCTION_SHARE = 0.12
 MIN_HEADLINE_TERMS = 2
 _LOWER_WORD = re.compile(r"[a-z\u00c0-\u024f]+")
 _ROUGH_SPLIT = re.compile(r"(?<=[.!?\u201d\"])\s+(?=[A-Z\u201c\"])|\n+")
+# The same sentence ends, found faster: a pattern that starts with a character set lets the
+# regex engine skip ahead, where the look-behind above is tried at every character.
+_SENTENCE_END = re.compile(r"[.!?\u201d\"]\s+(?=[A-Z\u201c\"])")
 
 
 @dataclass(frozen=True)
@@ -70,19 +82,32 @@ class Gate:
     topic: Terms
     sections: tuple[Terms, ...]
     own: tuple[Terms, ...]  # each section's keywords that are not topic keywords
-    quick: re.Pattern[str]
+    quick: Prefilter
     min_relevance: float
     language: str
 
-    def relevance(self, article: Article) -> float:
+    def relevance(self, article: Article, at_least: float = 0.0) -> float:
         """Half for the headline (title and first sentence, where news states its subject):
         full when it names the topic, half when it uses two or more section keywords
         ("the US plan"); half for the share of its sentences (title included) naming the
-        topic."""
-        if not self.quick.search(article.title) and not self.quick.search(article.text):
+        topic.
+
+        With ``at_least``, an article that cannot reach it gets an upper bound below it
+        instead, found without stemming: a sentence names the topic only if the prefilter
+        finds a topic word in it, and a headline without one earns at most half. Most of a
+        big day's articles that mention the topic in passing stop there."""
+        cores = self.quick.cores_in(f"{article.title}\n{article.text}")
+        if not cores:
             return 0.0
-        chunks = [article.title, *(c for c in _ROUGH_SPLIT.split(article.text) if c.strip())]
-        hits = [bool(self.quick.search(c)) and self._names_topic(c) for c in chunks]
+        chunks = [article.title, *rough_sentences(article.text)]
+        # A topic word never spans two of these pieces, so the text names it if one does.
+        named = [self.quick.search(c, cores) for c in chunks]
+        if not any(named):
+            return 0.0
+        bound = 0.5 * (1.0 if any(named[:2]) else 0.5) + 0.5 * sum(named) / len(chunks)
+        if bound < at_least:
+            return bound
+        hits = [found and self._names_topic(c) for c, found in zip(chunks, named, strict=True)]
         if any(hits[:2]):
             headline = 1.0
         else:
@@ -96,10 +121,12 @@ class Gate:
 
     def keep(self, article: Article) -> bool:
         """In the newsletter's language, relevant enough, and about at least one section."""
-        if self.relevance(article) < self.min_relevance or not self._in_language(article):
+        relevance = self.relevance(article, at_least=self.min_relevance)
+        if relevance < self.min_relevance or not self._in_language(article):
             return False
-        words = stems(f"{article.title}\n{article.text}", self.language)
-        distinct = frozenset(words)
+        whole = f"{article.title}\n{article.text}"
+        words = text_words(whole, self.language)
+        distinct = text_stems(whole, self.language)
         touched = sum(1 for s in self.sections if s.hits(words, distinct))
         if touched >= 2 or (touched == 1 and len(self.sections) == 1):
             return True
@@ -119,6 +146,20 @@ class Gate:
     def _names_topic(self, chunk: str) -> bool:
         words = stems(chunk, self.language)
         return self.topic.hits(words, frozenset(words))
+
+
+def rough_sentences(text: str) -> list[str]:
+    """The text cut at line breaks and after sentence-ending punctuation followed by space
+    and a capital (the non-blank pieces of ``_ROUGH_SPLIT.split(text)``, up to surrounding
+    white space, about seven times faster): the cheap split the gate counts sentences by."""
+    pieces = []
+    for line in text.split("\n"):
+        start = 0
+        for end in _SENTENCE_END.finditer(line):
+            pieces.append(line[start : end.start() + 1])
+            start = end.end()
+        pieces.append(line[start:])
+    return [p for p in pieces if p.strip()]
 
 
 def build_gate(

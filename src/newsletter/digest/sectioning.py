@@ -17,12 +17,13 @@ or two sections tie.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.config import SectionSettings
-from newsletter.digest.lexicon import Terms, keyword_terms, stems
+from newsletter.digest.lexicon import Terms, keyword_terms, spaced, stems
 
 KEYWORD_WEIGHT = 3.0
 PHRASE_WEIGHT = 4.0  # a multi-word keyword ("security guarantees") is more specific
@@ -85,12 +86,57 @@ def score(
     ``strong_terms(profiles)`` when scoring many sentences against the same profiles."""
     if strong is None:
         strong = strong_terms(profiles)
-    scores = [p.score(tokens.words, tokens.distinct) for p in profiles]
+    joined = spaced(tokens.words)
+    scores = [p.score(tokens.words, tokens.distinct, joined) for p in profiles]
     if not strong.keys().isdisjoint(tokens.distinct):
         first = next(word for word in tokens.words if word in strong)
         for i in strong[first]:
             scores[i] += SUBJECT_BONUS
     return tuple(scores)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """``score`` against fixed profiles, for scoring a day's sentences: one table maps each
+    profile word to its weight in every section, so a sentence's words are looked up once
+    rather than once per section, and a phrase is searched for only when the sentence
+    holds its first word. The same sums as ``score`` (``math.fsum`` is exact, so the
+    zeros of sections without the word change nothing; phrases and the subject bonus are
+    added in the same order)."""
+
+    table: dict[str, tuple[float, ...]]
+    phrases: tuple[tuple[str, str, int, float], ...]  # first stem, spaced phrase, section, weight
+    strong: Strong
+    sections: int
+
+    @classmethod
+    def of(cls, profiles: Sequence[Terms]) -> Scorer:
+        words = {w for p in profiles for w in p.words}
+        table = {w: tuple(p.words.get(w, 0.0) for p in profiles) for w in sorted(words)}
+        phrases = tuple(
+            (phrase[0], spaced(phrase), i, weight)
+            for i, p in enumerate(profiles)
+            for phrase, weight in p.phrases.items()
+            if phrase
+        )
+        return cls(table, phrases, strong_terms(profiles), len(profiles))
+
+    def __call__(self, tokens: Tokens) -> tuple[float, ...]:
+        distinct = tokens.distinct
+        matched = [self.table[w] for w in distinct if w in self.table]
+        scores = [math.fsum(c) for c in zip(*matched, strict=True)] if matched else []
+        scores = scores or [0.0] * self.sections
+        joined = None
+        for first, phrase, i, weight in self.phrases:
+            if first in distinct:
+                joined = joined or spaced(tokens.words)
+                if phrase in joined:
+                    scores[i] += weight
+        if not self.strong.keys().isdisjoint(distinct):
+            first = next(word for word in tokens.words if word in self.strong)
+            for i in self.strong[first]:
+                scores[i] += SUBJECT_BONUS
+        return tuple(scores)
 
 
 def assign(scores: Sequence[float]) -> int | None:
@@ -109,12 +155,36 @@ def assign(scores: Sequence[float]) -> int | None:
 def adapt(profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool) -> list[Terms]:
     """Today's profiles: configured words weighted by how discriminating they are today,
     plus learned cues."""
+    return adapt_scored(profiles, sentences, learn)[0]
+
+
+def adapt_scored(
+    profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
+) -> tuple[list[Terms], list[tuple[float, ...]]]:
+    """``adapt``, and each sentence's ``score`` against today's profiles. Learning cues
+    scores every sentence once already; a sentence without a learned cue scores the same
+    after learning (cues are words no profile had: every other weight, and so every
+    subject bonus, is unchanged), so only the others are scored again."""
     df = Counter(w for s in sentences for w in s.distinct)
     n = len(sentences)
     adapted = [_discount(p, df, n) for p in profiles]
-    if learn and len(profiles) > 1:
-        adapted = _learn_cues(adapted, sentences, df)
-    return adapted
+    before = list(map(Scorer.of(adapted), sentences))
+    if not (learn and len(profiles) > 1):
+        return adapted, before
+    learned = _learn_cues(adapted, sentences, df, before)
+    cues = frozenset(
+        w
+        for p, old in zip(learned, adapted, strict=True)
+        for w in p.words.keys() - old.words.keys()
+    )
+    if not cues:
+        return learned, before
+    rescore = Scorer.of(learned)
+    scores = [
+        fit if tokens.distinct.isdisjoint(cues) else rescore(tokens)
+        for tokens, fit in zip(sentences, before, strict=True)
+    ]
+    return learned, scores
 
 
 def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:
@@ -127,15 +197,17 @@ def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:
 
 
 def _learn_cues(
-    profiles: list[Terms], sentences: Sequence[Tokens], df: Counter[str]
+    profiles: list[Terms],
+    sentences: Sequence[Tokens],
+    df: Counter[str],
+    scores: Sequence[tuple[float, ...]],
 ) -> list[Terms]:
     known = {w for p in profiles for w in p.words} | {
         w for p in profiles for ph in p.phrases for w in ph
     }
     per_section: dict[str, Counter[int]] = defaultdict(Counter)
-    strong = strong_terms(profiles)
-    for tokens in sentences:
-        section = _confident(score(tokens, profiles, strong))
+    for tokens, fit in zip(sentences, scores, strict=True):
+        section = _confident(fit)
         if section is None:
             continue
         for word in tokens.distinct - known:

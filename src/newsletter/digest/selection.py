@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsletter.digest.citations import figures
 from newsletter.digest.lexicon import stems, text_stems
@@ -85,6 +85,7 @@ class _Pool:
     chosen: list[int]
     echoes: dict[int, list[int]]  # chosen leader -> skipped leaders that largely repeat it
     article_stems: dict[str, frozenset[str]]  # article id -> the stems of its own text
+    totals: list[float] = field(default_factory=list)  # each passage's summed weights
 
 
 def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
@@ -101,11 +102,12 @@ def prepare(candidates: Sequence[Candidate], sections: int) -> _Pool:
         + POSITION_WEIGHT / (1 + c.position)
         for c, v in zip(candidates, vectors, strict=True)
     ]
-    clusters = _clusters(weights, scores)
+    totals = [math.fsum(w.values()) for w in weights]
+    clusters = _clusters(weights, scores, totals)
     for leader, members in clusters.items():
         outlets = {src.outlet or src.title for j in members for src in candidates[j].sources}
         scores[leader] += SUPPORT_WEIGHT * math.log2(max(1, len(outlets)))
-    return _Pool(candidates, weights, clusters, scores, set(), [], {}, {})
+    return _Pool(candidates, weights, clusters, scores, set(), [], {}, {}, totals)
 
 
 def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[int]:
@@ -185,7 +187,7 @@ def _echo(pool: _Pool, i: int) -> None:
     """Leader ``i`` repeats a chosen passage too much to be shown: its outlets are cited by
     the chosen passage it repeats most."""
     pool.used.add(i)
-    closest = max(pool.chosen, key=lambda j: overlap(pool.weights[i], pool.weights[j]))
+    closest = max(pool.chosen, key=lambda j: _overlap_of(pool.weights, pool.totals, i, j))
     pool.echoes[closest].append(i)
 
 
@@ -212,12 +214,14 @@ def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
 
 def _holds(pool: _Pool, article: Article, words: frozenset[str]) -> bool:
     """Does the article's own text hold at least SUPPORT_SHARE of ``words``?"""
-    own = text_stems(f"{article.title}\n{article.text}")
+    own = pool.article_stems.get(article.id)
+    if own is None:
+        own = pool.article_stems[article.id] = text_stems(f"{article.title}\n{article.text}")
     return len(words & own) >= SUPPORT_SHARE * len(words)
 
 
 def _redundancy(pool: _Pool, i: int) -> float:
-    return max((overlap(pool.weights[i], pool.weights[j]) for j in pool.chosen), default=0.0)
+    return max((_overlap_of(pool.weights, pool.totals, i, j) for j in pool.chosen), default=0.0)
 
 
 def overlap(a: Vector, b: Vector) -> float:
@@ -227,6 +231,16 @@ def overlap(a: Vector, b: Vector) -> float:
         a, b = b, a
     shared = math.fsum(x for w, x in a.items() if w in b)
     return shared / (min(math.fsum(a.values()), math.fsum(b.values())) or 1.0)
+
+
+def _overlap_of(weights: Sequence[Vector], totals: Sequence[float], i: int, j: int) -> float:
+    """``overlap(weights[i], weights[j])`` with each passage's total summed once, not at
+    every comparison (``totals[i]`` is ``math.fsum(weights[i].values())``)."""
+    a, b = (
+        (weights[i], weights[j]) if len(weights[i]) <= len(weights[j]) else (weights[j], weights[i])
+    )
+    shared = math.fsum([a[w] for w in a.keys() & b.keys()])  # the same terms, in C
+    return shared / (min(totals[i], totals[j]) or 1.0)
 
 
 def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
@@ -239,7 +253,9 @@ def _weights(candidates: Sequence[Candidate]) -> list[Vector]:
     return [{w: math.log(1 + n / df[w]) for w in sorted(c.tokens.distinct)} for c in candidates]
 
 
-def _clusters(weights: Sequence[Vector], scores: Sequence[float]) -> dict[int, list[int]]:
+def _clusters(
+    weights: Sequence[Vector], scores: Sequence[float], totals: Sequence[float]
+) -> dict[int, list[int]]:
     """Leader clustering: passages, best first, join the first leader they overlap enough,
     or lead a cluster of their own. Leaders are looked up through an inverted index of
     each passage's rarest stems, so the work stays near linear in the number of passages."""
@@ -250,7 +266,7 @@ def _clusters(weights: Sequence[Vector], scores: Sequence[float]) -> dict[int, l
         hits = Counter(leader for key in keys for leader in index.get(key, ()))
         home, best = None, DUPLICATE_SIMILARITY
         for leader, _ in hits.most_common(MAX_LEADER_CHECKS):
-            similarity = overlap(weights[i], weights[leader])
+            similarity = _overlap_of(weights, totals, i, leader)
             if similarity >= best:
                 home, best = leader, similarity
         if home is None:

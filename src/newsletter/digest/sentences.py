@@ -30,9 +30,22 @@ _NEEDS_SPLITTER = re.compile(
     r"etc|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|approx|est|dept|fig|"
     r"al|ca|cf|op|pp|vol|ed)\.|\.\.|\d[.,]\d|[.!?;:]\S|\u2026"
 )
+# The same test as _NEEDS_SPLITTER, some five times faster: every alternative holds one of
+# the characters this pattern starts with (the regex engine skips ahead to them, where a
+# pattern that starts with \b is tried at every character), and look-arounds check the rest.
+_NEEDS_SPLITTER_FAST = re.compile(
+    r"[.,!?;:\u2026](?:(?<=\b[A-Za-z]\.)"
+    r"|(?<=\b(?:Mr|Ms|Dr|St|Jr|Sr|Lt|No|vs|Co|al|ca|cf|op|pp|ed)\.)"
+    r"|(?<=\b(?:Mrs|Gen|Col|Sgt|Gov|Sen|Rep|Rev|etc|Inc|Ltd|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct"
+    r"|Nov|Dec|est|fig|vol)\.)"
+    r"|(?<=\b(?:Prof|Capt|Corp|Sept|dept)\.)"
+    r"|(?<=\bapprox\.)"
+    r"|(?<=\.)(?=\.)|(?<=\d[.,])(?=\d)|(?<=[.!?;:])(?=\S)|(?<=\u2026))"
+)
 _PLAIN_SPLIT = re.compile(r"(?<=[.!?])\s+(?=\S)")
 # "U.S." before a lower-case word or inside a token ("U.S.-drafted") cannot end a sentence.
 _INNER_INITIALISM = re.compile(r"\b(?:[A-Z]\.){2,}(?=\s+[a-z]|[^\s])")
+_TWO_INITIALS = re.compile(r"\.[A-Z]\.")  # in every match of _INNER_INITIALISM; quick to find
 
 
 def split_sentences(text: str, language: str = "en") -> list[str]:
@@ -42,8 +55,10 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
         paragraph = " ".join(paragraph.split())
         if not paragraph:
             continue
-        masked = _INNER_INITIALISM.sub(lambda m: m.group().replace(".", "\x00"), paragraph)
-        if language.startswith("en") and not _NEEDS_SPLITTER.search(masked):
+        masked = paragraph
+        if _TWO_INITIALS.search(paragraph):
+            masked = _INNER_INITIALISM.sub(lambda m: m.group().replace(".", "\x00"), paragraph)
+        if language.startswith("en") and not _NEEDS_SPLITTER_FAST.search(masked):
             parts = [p.replace("\x00", ".") for p in _PLAIN_SPLIT.split(masked)]
         else:
             parts = _segment(paragraph, language)
