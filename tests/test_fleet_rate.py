@@ -48,11 +48,13 @@ def test_two_workers_keep_one_rate_and_log_json(
     env = {**SECRET, "NEWSLETTER_LOG_FORMAT": "json"}
     try:
         with workers(project, 2, concurrency=2, env=env) as started:
-            sent = CliRunner().invoke(main, ["send", "--config", str(config)], env=SECRET)
+            sent = CliRunner().invoke(main, ["send", "--config", str(config), "--json"], env=SECRET)
             assert queue_depth(redis_url, queue) == (0, 0)
     finally:
         smtp.stop()
     assert sent.exit_code == 0, sent.output
+    document = json.loads(sent.stdout)  # the embedded send's document
+    assert document["result"] == "sent" and document["counts"]["sent"] == MESSAGES, document
     assert sorted(smtp.handler.per_recipient()) == sorted(emails)
 
     # The rate the server saw: the least-squares slope of arrival number over arrival time
