@@ -15,6 +15,7 @@ from newsletter.config import load_config
 from newsletter.logs import LOGGER
 from newsletter.schedule.daemon import Daemon, schedules
 from newsletter.schedule.lock import FileLock, lock_path
+from newsletter.schedule.runner import execute
 from newsletter.store import state
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -79,3 +80,26 @@ def test_a_scheduled_run_logs_feeds_fetched_of_total(
         "feeds fetched 3/4",
     ]
     assert {(r.fields["total"]) for r in progress} == {4}  # type: ignore[attr-defined]
+
+
+def test_the_scheduler_never_mails_an_issue_without_items(
+    tmp_path: Path, logged: list[logging.LogRecord]
+) -> None:
+    """With skip_when_nothing_new = false the slot's empty issue is written, never sent."""
+    (tmp_path / "newsletter.toml").write_text(example_config_text(), encoding="utf-8")
+    config = load_config(tmp_path / "newsletter.toml")  # no seeds, no feeds: nothing at all
+    mailed: list[object] = []
+    now = datetime.now(UTC)
+    result = execute(
+        config,
+        trigger="schedule",
+        clock=lambda: now,
+        warn=lambda _line: None,
+        slot=now,
+        schedule="daily",
+        allow_empty=True,  # what skip_when_nothing_new = false asks of the daemon
+        deliver=mailed.append,
+    )
+    assert result.status == "written" and result.items_out == 0
+    assert mailed == []
+    assert "issue has no item; not sent" in [r.getMessage() for r in logged]
