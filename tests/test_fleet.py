@@ -51,7 +51,7 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     url = fresh_database(postgres_url)
     queue = make_distributed(project, url, redis_url)
     with workers(project, 2):
-        commands = [start_cli(project, "run") for _ in range(3)]
+        commands = [start_cli(project, "run", *flags) for flags in (["--json"], [], [])]
         outputs = [c.communicate(timeout=60) for c in commands]
         # Extra build messages (each run enqueues one) are no-ops; let the workers drain them.
         wait_until(lambda: queue_depth(redis_url, queue) == (0, 0), 30, "an empty queue")
@@ -64,6 +64,9 @@ def test_concurrent_runs_on_two_workers_make_one_issue(
     assert len(issue_folders(project)) == 1
     assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]
     assert all("Issue #1" in out or "already in" in out for out, _ in outputs), outputs
+    document = json.loads(outputs[0][0])  # --json: the embedded run's document, alone
+    assert document["result"] in ("written", "exists") and document["issue"] == 1, document
+    assert document["paths"]["folder"] == str(project / "outbox" / issue_folders(project)[0])
     again = run_cli("run", cwd=project)
     assert again.returncode == 0 and "already in" in again.stdout, again.stdout + again.stderr
     logged = rows(url, "SELECT trigger, result FROM runs ORDER BY id")

@@ -25,7 +25,6 @@ from smtp_server import SmtpServer
 MESSAGES = 12
 RATE = 4.0
 BATCH = 2
-SHUTDOWN = "worker: Warm shutdown (MainProcess)"
 SECRET = {"NEWSLETTER_UNSUBSCRIBE_SECRET": "fleet-rate-secret-0123456789"}
 
 
@@ -49,11 +48,13 @@ def test_two_workers_keep_one_rate_and_log_json(
     env = {**SECRET, "NEWSLETTER_LOG_FORMAT": "json"}
     try:
         with workers(project, 2, concurrency=2, env=env) as started:
-            sent = CliRunner().invoke(main, ["send", "--config", str(config)], env=SECRET)
+            sent = CliRunner().invoke(main, ["send", "--config", str(config), "--json"], env=SECRET)
             assert queue_depth(redis_url, queue) == (0, 0)
     finally:
         smtp.stop()
     assert sent.exit_code == 0, sent.output
+    document = json.loads(sent.stdout)  # the embedded send's document
+    assert document["result"] == "sent" and document["counts"]["sent"] == MESSAGES, document
     assert sorted(smtp.handler.per_recipient()) == sorted(emails)
 
     # The rate the server saw: the least-squares slope of arrival number over arrival time
@@ -66,9 +67,9 @@ def test_two_workers_keep_one_rate_and_log_json(
     senders = 0
     for worker in started:
         lines = worker.log.read_text(encoding="utf-8").splitlines()
-        # Each line is JSON but the one Celery's SIGTERM handler prints itself, not as a log line.
-        lines = [line for line in lines if line.strip() and line != SHUTDOWN]
-        records = [json.loads(line) for line in lines]
+        # Every line is JSON (stdout and stderr both), Celery's SIGTERM line too.
+        records = [json.loads(line) for line in lines if line.strip()]
         assert any(r["logger"].startswith("celery") for r in records)  # Celery's own lines
+        assert any(r["event"] == "worker: warm shutdown on SIGTERM" for r in records), lines
         senders += any(f"batch of {BATCH}" in r["event"] for r in records)
     assert senders == 2, "both workers sent"

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -278,9 +278,11 @@ def run(
 
     config = _load(config_path)
     slot = _slot(config, day, slot_text)
-    if config.distributed:
-        sys.exit(_run_distributed(config, slot, new_edition, allow_empty, not no_wait))
     bar = ctx.obj == "text" and sys.stderr.isatty() and not quiet() and not as_json
+    if config.distributed:
+        sys.exit(
+            _run_distributed(config, slot, new_edition, allow_empty, not no_wait, as_json, bar)
+        )
     json_command = "run" if as_json else None
     try:
         with (
@@ -337,24 +339,44 @@ def _slot(config: Config, day: datetime | None, slot_text: str | None) -> dateti
 
 
 def _run_distributed(
-    config: Config, slot: datetime | None, new_edition: bool, allow_empty: bool, wait: bool
+    config: Config,
+    slot: datetime | None,
+    new_edition: bool,
+    allow_empty: bool,
+    wait: bool,
+    as_json: bool,
+    bar: bool,
 ) -> int:
     from newsletter.distributed.commands import run_command
+    from newsletter.logs import counting
     from newsletter.schedule.runner import default_slot
 
     now = _now()
-    return run_command(
-        config,
-        slot=slot or default_slot(config, now),
-        now=now,
-        allow_empty=allow_empty,
-        new_edition=new_edition,
-        send=False,
-        wait=wait,
-        echo=click.echo,
-        error=lambda line: click.echo(f"error: {line}", err=True),
-        warn=_warn,
-    )
+    with counting("feeds fetched", bar=bar) as progress:
+        return run_command(
+            config,
+            slot=slot or default_slot(config, now),
+            now=now,
+            allow_empty=allow_empty,
+            new_edition=new_edition,
+            send=False,
+            wait=wait,
+            echo=_result_line(as_json),
+            error=lambda line: click.echo(f"error: {line}", err=True),
+            warn=_warn,
+            emit=_print_json if as_json else None,
+            progress=progress,
+        )
+
+
+def _result_line(as_json: bool) -> Callable[[str], None]:
+    """Where a command's result lines go: stdout, nowhere under -q, and a log line under
+    --json (stdout carries the one document then)."""
+    if as_json:
+        return log.info
+    if quiet():
+        return lambda _line: None
+    return click.echo
 
 
 def _shown(path: Path) -> str:
@@ -628,15 +650,25 @@ def send(
     if test_to is not None:
         _send_test_copy(config, issue, test_to, dry_run or retry_refused or no_wait)
         return
-    if config.distributed and not dry_run and not retry_refused:
-        from newsletter.distributed.commands import send_command
-
-        error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
-        sys.exit(send_command(config, issue=issue, wait=not no_wait, echo=click.echo, error=error))
     from newsletter.logs import counting
 
     bar = click.get_current_context().find_root().obj == "text" and sys.stderr.isatty()
     bar = bar and not quiet() and not as_json
+    if config.distributed and not dry_run and not retry_refused:
+        from newsletter.distributed.commands import send_command
+
+        error = lambda line: click.echo(f"error: {line}", err=True)  # noqa: E731
+        with counting("sending", bar=bar) as sent:
+            code = send_command(
+                config,
+                issue=issue,
+                wait=not no_wait,
+                echo=_result_line(as_json),
+                error=error,
+                emit=_print_json if as_json else None,
+                progress=sent,
+            )
+        sys.exit(code)
     try:
         with _state_errors(config, json_command="send" if as_json else None):
             folder = find_issue(config, issue)

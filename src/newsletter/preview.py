@@ -9,14 +9,15 @@ import jinja2
 
 from newsletter.config import Config
 from newsletter.email.emailcheck import Finding, brand_contrast, html_findings
-from newsletter.email.linemarks import display_path
+from newsletter.email.linemarks import MarkedText, display_path
+from newsletter.email.locate import default_size_origins, heaviest_lines, origins_of
 from newsletter.email.render import (
     HTML_TEMPLATE,
     RenderedIssue,
     TemplateProblems,
     Templates,
-    context,
-    font_size_origins,
+    config_key,
+    font_size_places,
     load_templates,
     render_issue,
 )
@@ -89,6 +90,7 @@ def check_project(config: Config, today: date, warn: Warn = lambda _: None) -> l
     problems.extend(_compile_all(templates))
     if problems and any("template syntax error" in p for p in problems):
         return problems  # rendering would only repeat the syntax errors
+    too_big: dict[bool, tuple[Finding, RenderedIssue]] = {}
     for sample in (False, True):
         try:
             if sample:
@@ -101,24 +103,70 @@ def check_project(config: Config, today: date, warn: Warn = lambda _: None) -> l
         except NewsletterError as e:
             problems.append(str(e))
             break
-        problems.extend(_located(f, config, today, templates) for f in html_findings(rendered.html))
+        for finding in html_findings(rendered.html):
+            if finding.html_bytes is not None:
+                too_big[sample] = (finding, rendered)
+            else:
+                problems.append(_located(finding, rendered, config))
+    # The sample issue too big: the templates' doing; only today's: its content's.
+    for sample in (True, False):
+        if sample in too_big:
+            finding, rendered = too_big[sample]
+            problems.append(_too_big(finding, rendered, sample))
+            break
     return list(dict.fromkeys(problems))
 
 
-def _located(finding: Finding, config: Config, today: date, templates: Templates) -> str:
-    """A finding about text size, prefixed with the template lines that set those sizes; a
-    size no template line sets is an MJML default of an element given no font-size."""
-    if not finding.small_sizes:
+def _located(finding: Finding, rendered: RenderedIssue, config: Config) -> str:
+    """A finding about the finished HTML, prefixed with the template file and line that
+    wrote the element (and the config key whose value it carries)."""
+    marked = rendered.marked
+    if marked is None:
         return finding.message
-    origins = font_size_origins(templates, context(sample_issue(config, today), config))
+    if finding.small_sizes:
+        return _small_text(finding, marked)
+    if finding.element is not None:
+        places = ", ".join(str(o) for o in origins_of(marked, finding.element))
+        key = config_key(config, finding.element.value)
+        where = f"{places or HTML_TEMPLATE}"
+        return f"{where}: {finding.message}" + (f" (the value of {key})" if key else "")
+    return finding.message
+
+
+def _small_text(finding: Finding, marked: MarkedText) -> str:
+    """Text below 14px, named by the template lines that set those sizes; a size no line
+    sets is MJML's default for a component given no font-size: those components' lines."""
+    origins = font_size_places(marked)
     places = [place for size in finding.small_sizes for place in origins.get(size, [])]
     if places:
         return (
             f"{', '.join(dict.fromkeys(places))}: {finding.message}; set font-size to at least 14px"
         )
+    defaults = ", ".join(str(o) for o in default_size_origins(marked)) or HTML_TEMPLATE
     return (
-        f"{HTML_TEMPLATE}: {finding.message}, MJML's default for an element without a "
+        f"{defaults}: {finding.message}, MJML's default for an element without a "
         'font-size; give it font-size="14px" or more, or set one in <mj-attributes>'
+    )
+
+
+def _too_big(finding: Finding, rendered: RenderedIssue, sample: bool) -> str:
+    """The email over Gmail's clip: the templates' doing when a sample issue of two items a
+    section is, else today's content's; either way the template lines writing the most."""
+    marked = rendered.marked
+    lines = heaviest_lines(marked) if marked is not None else []
+    lines = lines[:1] + [(o, share) for o, share in lines[1:] if share >= 0.05]
+    heaviest = ", ".join(f"{o} ({share:.0%})" for o, share in lines)
+    if sample:
+        return (
+            f"{HTML_TEMPLATE} and its partials: {finding.message} for a sample issue of two "
+            "items a section, so the templates alone make it too big; the lines writing the "
+            f"most MJML: {heaviest}"
+        )
+    return (
+        f"today's content, not a template line: {finding.message} even after leaving out the "
+        "weakest items (the lead is never left out); shorten the lead ([summary] "
+        f"lead_sentences, lead_max_words) or the templates; the lines writing the most MJML: "
+        f"{heaviest}"
     )
 
 

@@ -70,5 +70,20 @@ def check_document(config: Path, problems: list[str], warnings: list[str]) -> di
     }
 
 
+def queued_document(
+    command: str, message: str, queue: str, counts: dict[str, int], **found: Any
+) -> dict[str, Any]:
+    """The distributed mode's ``--no-wait``: what was enqueued, on which queue."""
+    return {
+        "command": command,
+        "result": "queued",
+        "ok": True,
+        **found,
+        "queue": queue,
+        "counts": counts,
+        "message": message,
+    }
+
+
 def failed_document(command: str, error: str) -> dict[str, Any]:
     return {"command": command, "result": "failed", "ok": False, "error": error}

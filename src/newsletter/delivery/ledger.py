@@ -180,5 +180,20 @@ def counts(engine: Engine, newsletter: str, number: int) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def failures(engine: Engine, newsletter: str, number: int) -> list[tuple[str, str, bool]]:
+    """Each failed delivery of an issue: (email, the last error, permanent?)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(deliveries.c.email, deliveries.c.last_error, deliveries.c.permanent)
+            .where(
+                deliveries.c.newsletter == newsletter,
+                deliveries.c.number == number,
+                deliveries.c.status == "failed",
+            )
+            .order_by(deliveries.c.email)
+        ).all()
+    return [(email, error or "", bool(permanent)) for email, error, permanent in rows]
+
+
 def _short(error: str | None) -> str | None:
     return error[:2000] if error else error

@@ -14,7 +14,9 @@ the slot is not held up forever. Messages are JSON.
 
 Workers log through our formatter (``--log-format text|json``): a ``setup_logging`` receiver
 makes Celery leave logging to us, so its own lines (ready, task received/succeeded, errors)
-come out in the same format as ours.
+come out in the same format as ours. The lines Celery's signal handlers print themselves
+("worker: Warm shutdown (MainProcess)") are silenced and logged instead, from Celery's
+``worker_shutting_down`` signal (see ``LoggedShutdown``); under json the banner is off.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery, Task
+from celery.apps.worker import Worker as CeleryWorker
 
 from newsletter.config import Config
 from newsletter.distributed import work as w
-from newsletter.logs import LogFormat, configure
+from newsletter.logs import LogFormat, configure, fields
 
 log = logging.getLogger("newsletter.worker")
 
@@ -173,6 +176,27 @@ def log_through(log_format: LogFormat) -> Callable[..., None]:
     return setup
 
 
+def _logged_shutdown(sig: str = "", how: str = "", exitcode: int = 0, **_: Any) -> None:
+    log.info(
+        f"worker: {how.lower()} shutdown on {sig}",
+        extra=fields(signal=sig, how=how.lower(), exitcode=exitcode),
+    )
+
+
+class LoggedShutdown(CeleryWorker):  # type: ignore[misc]  # Celery is untyped
+    """Celery's worker application, its shutdown signals installed without their printed
+    line (``verbose=False``: Celery writes it to stdout with ``os.write``, bypassing logging);
+    ``_logged_shutdown`` logs it through our formatter instead."""
+
+    def install_platform_tweaks(self, worker: Any) -> None:
+        super().install_platform_tweaks(worker)
+        from celery.apps import worker as celery_worker
+
+        # The same handlers Celery installs (celery/apps/worker.py), without the print.
+        celery_worker.install_worker_term_handler(worker, verbose=False)
+        celery_worker.install_worker_term_hard_handler(worker, verbose=False)
+
+
 def start_worker(
     config: Config,
     *,
@@ -187,7 +211,9 @@ def start_worker(
     setup = log_through(log_format)
     setup(loglevel=loglevel)  # now: Celery warns (e.g. about running as root) before its setup
     signals.setup_logging.connect(setup, weak=False)
+    signals.worker_shutting_down.connect(_logged_shutdown, weak=False)
     app, _context = worker_app(config)
+    app.Worker = app.subclass_with_self(LoggedShutdown)  # what `worker_main` instantiates
     quiet = ["--quiet"] if log_format == "json" else []  # no banner among the JSON lines
     app.worker_main(
         [

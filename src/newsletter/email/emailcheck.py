@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from newsletter.config import BrandSettings
+from newsletter.email.locate import Element
 
 AA_TEXT = 4.5
 MIN_FONT_PX = 14
@@ -45,6 +46,8 @@ def contrast(foreground: str, background: str) -> float:
 class Finding:
     message: str
     small_sizes: tuple[int, ...] = ()  # text below MIN_FONT_PX: the sizes found, in px
+    element: Element | None = None  # the element it is about, to name the template line
+    html_bytes: int | None = None  # a finding about the email's size: its size
 
 
 def brand_contrast(brand: BrandSettings) -> list[Finding]:
@@ -67,7 +70,7 @@ class _Audit(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.small_fonts: set[int] = set()
-        self.images_without_alt: list[str] = []
+        self.images_without_alt: list[str | None] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -80,7 +83,7 @@ class _Audit(HTMLParser):
             if 2 <= float(size) < MIN_FONT_PX:
                 self.small_fonts.add(round(float(size)))
         if tag == "img" and not (values.get("alt") or "").strip():
-            self.images_without_alt.append(values.get("src") or "?")
+            self.images_without_alt.append(values.get("src"))
 
 
 def html_findings(html: str) -> list[Finding]:
@@ -89,7 +92,10 @@ def html_findings(html: str) -> list[Finding]:
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         findings.append(
-            Finding(f"the HTML is {size:,} bytes; Gmail clips messages over {GMAIL_CLIP_BYTES:,}")
+            Finding(
+                f"the HTML is {size:,} bytes; Gmail clips messages over {GMAIL_CLIP_BYTES:,}",
+                html_bytes=size,
+            )
         )
     audit = _Audit()
     audit.feed(html)
@@ -103,7 +109,10 @@ def html_findings(html: str) -> list[Finding]:
             )
         )
     findings.extend(
-        Finding(f'image {src} has no alt text; add alt="..." saying what it shows')
+        Finding(
+            f'image {src or "?"} has no alt text; add alt="..." saying what it shows',
+            element=Element("img", "src", src, lacks=("alt", "")),
+        )
         for src in audit.images_without_alt
     )
     return findings
@@ -120,7 +129,7 @@ _SAFE_SCHEMES = ("http:", "https:", "mailto:")
 class _SafetyAudit(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
+        self.problems: list[tuple[str, Element]] = []
         self.in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -129,24 +138,36 @@ class _SafetyAudit(HTMLParser):
         elif tag == "body":
             self.in_head = False
         if tag in _ACTIVE_TAGS or (tag == "style" and not self.in_head):
-            self.problems.append(f"a <{tag}> element")
+            self.problems.append((f"a <{tag}> element", Element(tag)))
         for name, value in attrs:
             if name.startswith("on") or name == "srcdoc":
-                self.problems.append(f"a {name}= attribute on <{tag}>")
+                self.problems.append((f"a {name}= attribute on <{tag}>", Element(tag, name)))
             elif name in _URL_ATTRIBUTES and value is not None:
                 url = "".join(value.split()).lower()
                 if not url.startswith(_SAFE_SCHEMES):
-                    self.problems.append(f"a {name}={value[:40]!r} on <{tag}>")
+                    self.problems.append(
+                        (f"a {name}={value[:40]!r} on <{tag}>", Element(tag, name, value))
+                    )
         values = dict(attrs)
         href = (values.get("href") or "").strip().lower()
         if tag == "a" and href.startswith("http") and "noopener" not in (values.get("rel") or ""):
-            self.problems.append(f'a link to {values.get("href")} without rel="noopener"')
+            self.problems.append(
+                (
+                    f'a link to {values.get("href")} without rel="noopener"',
+                    Element("a", "href", values.get("href"), lacks=("rel", "noopener")),
+                )
+            )
 
 
 def unsafe_html(html: str) -> list[str]:
     """What the finished email must never carry: active elements, event handlers, non-http(s)
     links, a <style> outside <head>, a link without rel="noopener". A last line of defence:
     templates escape and filter feed text, but an edited template might forget to."""
+    return list(dict.fromkeys(text for text, _element in unsafe_elements(html)))
+
+
+def unsafe_elements(html: str) -> list[tuple[str, Element]]:
+    """``unsafe_html``'s problems with the element each is about (see locate.py)."""
     audit = _SafetyAudit()
     audit.feed(html)
     audit.close()

@@ -22,8 +22,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from mjml import mjml2html
 
 from newsletter.config import Config
-from newsletter.email.emailcheck import unsafe_html
+from newsletter.email.emailcheck import unsafe_elements
 from newsletter.email.linemarks import LineMarks, MarkedText, Origin, display_path, strip_marks
+from newsletter.email.locate import Element, origins_of
 from newsletter.email.mjmlcheck import MjmlProblem, check_mjml
 from newsletter.errors import TemplateError
 from newsletter.model import Issue, Item, Section, issue_json
@@ -53,6 +54,8 @@ class RenderedIssue:
     preheader: str
     # Items left out of the HTML to keep it under MAX_HTML_BYTES, by section id.
     omitted: dict[str, int] | None = None
+    # The MJML with the template line of each part (``newsletter check`` names them).
+    marked: MarkedText | None = None
 
     @property
     def omitted_count(self) -> int:
@@ -237,7 +240,7 @@ def render_issue(
     full = context(issue, config, unsubscribe_url, reader=reader)
     text = _render(templates.text, TEXT_TEMPLATE, full)
     shown, omitted = issue, dict[str, int]()
-    mjml, html = compile_html(templates, full)
+    marked, html = compile_marked(templates, full)
     size = len(html.encode("utf-8"))
     ratio = _ratio(shown, size)  # a first guess; then measured from each round
     for _ in range(_MAX_TRIM_ROUNDS):
@@ -249,36 +252,64 @@ def render_issue(
         shown = trimmed
         for section_id, count in dropped.items():
             omitted[section_id] = omitted.get(section_id, 0) + count
-        mjml, html = compile_html(
+        marked, html = compile_marked(
             templates, context(shown, config, unsubscribe_url, omitted, reader)
         )
         previous, size = size, len(html.encode("utf-8"))
         ratio = max((previous - size) / weight, 0.1)
-    unsafe = unsafe_html(html)
+    unsafe = unsafe_elements(html)
     if unsafe:
-        raise TemplateError(
-            f"{HTML_TEMPLATE}: the email would carry {'; '.join(unsafe)}; links must go "
-            'through | safe_url and carry rel="noopener", and feed text must stay escaped'
-        )
+        raise TemplateProblems([_unsafe_line(marked, config, *found) for found in unsafe])
     return RenderedIssue(
         issue=issue,
-        mjml=mjml,
+        mjml=marked.text,
         html=html,
         text=text,
         preheader=full["preheader"],
         omitted=omitted,
+        marked=marked,
     )
+
+
+def _unsafe_line(marked: MarkedText, config: Config, what: str, element: Element) -> TemplateError:
+    """One unsafe element, named by the template line that wrote it (and the config key
+    whose value it carries, when it is one)."""
+    places = ", ".join(str(o) for o in origins_of(marked, element)) or HTML_TEMPLATE
+    key = config_key(config, element.value)
+    source = f" (the value of {key})" if key else ""
+    return TemplateError(
+        f"{places}: the email would carry {what}{source}; links must go through | safe_url "
+        'and carry rel="noopener", and feed text must stay escaped'
+    )
+
+
+def config_key(config: Config, value: str | None) -> str | None:
+    """The ``[brand]`` key whose value ``value`` is, if one is: a finding about it is fixed
+    in newsletter.toml, not in a template."""
+    if not value:
+        return None
+    wanted = "".join(value.split())
+    for name, setting in config.brand.model_dump().items():
+        if isinstance(setting, str) and setting and "".join(setting.split()) == wanted:
+            return f"[brand] {name}"
+    return None
 
 
 def compile_html(templates: Templates, values: dict[str, Any]) -> tuple[str, str]:
     """Template -> MJML -> HTML. Any problem names the template file and line that caused it."""
+    marked, html = compile_marked(templates, values)
+    return marked.text, html
+
+
+def compile_marked(templates: Templates, values: dict[str, Any]) -> tuple[MarkedText, str]:
+    """``compile_html``, the MJML kept with its line marks."""
     marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
     problems = [TemplateError(_problem_line(marked, p)) for p in check_mjml(marked.text)]
     if problems:
         raise TemplateProblems(problems)
     try:
         # fonts={}: no Google Fonts <link>/@import, a third-party request on every open.
-        return marked.text, mjml2html(_references_in_attributes(marked.text), fonts={})
+        return marked, mjml2html(_references_in_attributes(marked.text), fonts={})
     except ValueError as e:
         # MRML says "... at position START:END", a byte span of the MJML it was given.
         position = re.search(r"at position (\d+):\d+", str(e))
@@ -297,7 +328,13 @@ def font_size_origins(templates: Templates, values: dict[str, Any]) -> dict[int,
     """Where the templates set each font size (px, rounded): ``file:line`` of every
     ``font-size`` attribute or style in the rendered MJML, so a size the email checks find
     too small is named where an editor can change it."""
-    marked = strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    return font_size_places(
+        strip_marks(_render(templates.html, HTML_TEMPLATE, values), templates.marks)
+    )
+
+
+def font_size_places(marked: MarkedText) -> dict[int, list[str]]:
+    """``font_size_origins`` of MJML already rendered with its marks."""
     found: dict[int, list[str]] = {}
     for match in _FONT_SIZE.finditer(marked.text):
         where = _origin(marked.origin_at_offset(match.start()))
