@@ -16,6 +16,20 @@ import newsletter.cli
 from newsletter.cli import COMMANDS, main
 
 
+def unloaded() -> click.Group:
+    """The top group as a fresh process has it: no command imported yet (in this process
+    other tests, and `real_commands`, have loaded `main`'s)."""
+    group = type(main)(
+        name=main.name,
+        callback=main.callback,
+        params=main.params,
+        context_settings=main.context_settings,
+        help=main.help,
+    )
+    assert group.commands == {}
+    return group
+
+
 def real_commands() -> dict[str, click.Command]:
     """Every top-level command defined in the package's modules, by name, found by importing
     them all (not through the table)."""
@@ -54,11 +68,13 @@ def test_the_table_help_is_the_commands_short_help(name: str) -> None:
 @pytest.mark.parametrize("width", [60, 80, 200])
 def test_help_lists_every_command_as_click_would(width: int) -> None:
     """The listing from the table equals click's stock listing over the imported commands."""
-    ctx = click.Context(main, terminal_width=width, max_content_width=width)
+    group = unloaded()
+    ctx = click.Context(group, terminal_width=width, max_content_width=width)
     ours = ctx.make_formatter()
-    main.format_commands(ctx, ours)
+    group.format_commands(ctx, ours)
+    assert group.commands == {}  # the listing imported no command
     stock = ctx.make_formatter()
-    click.Group.format_commands(main, ctx, stock)
+    click.Group.format_commands(main, click.Context(main), stock)
     assert ours.getvalue() == stock.getvalue()
     assert all(f"  {name} " in ours.getvalue() for name in COMMANDS)
 
@@ -70,7 +86,7 @@ def complete(words: str, shell: str = "zsh") -> list[str]:
         "COMP_WORDS": words,
         "COMP_CWORD": str(cword),
     }
-    result = CliRunner().invoke(main, [], env=env, prog_name="newsletter")
+    result = CliRunner().invoke(unloaded(), [], env=env, prog_name="newsletter")
     assert result.exit_code == 0, result.output
     return result.output.splitlines()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from gettext import gettext
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
@@ -189,7 +190,7 @@ class _Main(click.Group):
         if not shown:
             return
         limit = formatter.width - 6 - max(len(name) for name, _ in shown)
-        with formatter.section("Commands"):
+        with formatter.section(gettext("Commands")):  # as click: translatable
             formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
