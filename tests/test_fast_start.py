@@ -52,8 +52,16 @@ def loaded(*args: str, env: dict[str, str] | None = None) -> set[str]:
                 "COMP_CWORD": "1",
             },
         ),
+        (
+            (),
+            {
+                "_NEWSLETTER_COMPLETE": "bash_complete",
+                "COMP_WORDS": "newsletter run --",
+                "COMP_CWORD": "2",
+            },
+        ),
     ],
-    ids=["help", "run-help", "schedule-help", "completion"],
+    ids=["help", "run-help", "schedule-help", "completion", "option-completion"],
 )
 def test_help_and_completion_load_no_pipeline_code(
     args: tuple[str, ...], env: dict[str, str]
@@ -63,6 +71,14 @@ def test_help_and_completion_load_no_pipeline_code(
     heavy = {m for m in modules if m.split(".")[0] in HEAVY}
     ours = {m for m in modules if m.startswith(PIPELINE)}
     assert heavy == set() and ours == set()
+    # Only the command asked about is imported (the lazy group): none for `--help` and
+    # for completing a command's name, `newsletter.cli.build` for `run`.
+    commands = {
+        m for m in modules if m.startswith("newsletter.cli.") and m != "newsletter.cli.common"
+    }
+    asked = {"run": {"newsletter.cli.build"}, "schedule": {"newsletter.cli.unattended"}}
+    word = next((w for w in (*args, *env.get("COMP_WORDS", "").split()[1:]) if w in asked), "")
+    assert commands == asked.get(word, set())
 
 
 def test_a_command_does_load_what_it_runs() -> None:

@@ -8,7 +8,6 @@ journald) there is no bar, only the lines.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -64,6 +63,8 @@ class JsonFormatter(logging.Formatter):
             document.setdefault(key, _value(value))
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
+        import json  # not at every start: only JSON logs need it
+
         return json.dumps(document, ensure_ascii=False)
 
 

@@ -9,7 +9,6 @@ editable install reads the repository's. The starter config lives beside this mo
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from newsletter.errors import ConfigError, TemplateError
@@ -46,6 +45,12 @@ def starter_config_text() -> str:
     return _STARTER.read_text(encoding="utf-8")
 
 
+def _copy(source: Path, target: Path) -> None:
+    import shutil  # here, not at the top: every command reads CONFIG_NAME at start
+
+    shutil.copyfile(source, target)
+
+
 def create_project(directory: Path, *, example: bool) -> Path:
     """A new project in ``directory``: its config, ``seeds/`` (with the founding seed for the
     example) and ``outbox/``. No template is copied: the defaults serve until one is copied
@@ -59,7 +64,7 @@ def create_project(directory: Path, *, example: bool) -> Path:
     if example:
         for seed in sorted(example_seeds_dir().iterdir()):
             if seed.suffix in (".txt", ".md") and not (seeds / seed.name).exists():
-                shutil.copyfile(seed, seeds / seed.name)
+                _copy(seed, seeds / seed.name)
     text = default_config_text() if example else starter_config_text()
     target.write_text(text, encoding="utf-8")
     return target
@@ -82,5 +87,5 @@ def copy_template(name: str, templates_dir: Path) -> Path:
     if target.exists():
         raise TemplateError(f"{target} already exists; nothing was changed")
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(default_templates_dir() / matches[0], target)
+    _copy(default_templates_dir() / matches[0], target)
     return target
