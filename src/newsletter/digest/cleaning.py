@@ -8,7 +8,12 @@
 - Fragments never become items: text cut off with "..." or "[...]", list bullets.
 - A sentence that does not stand alone is marked: it opens with a pronoun, a demonstrative,
   a connective, the first person of a company blog, or a definite reference whose
-  antecedent the reader was not given ("The company", "the two sides", "X reported this").
+  antecedent the reader was not given ("The company", "the two sides", "X reported this"),
+  or a bare definite noun the sentences before it introduced ("The LNG will be shipped ..."
+  after "QatarEnergy signed a deal to supply liquefied natural gas", under the title "Qatar
+  signs LNG deal").
+- Marketing copy never becomes an item: the reader addressed as "you" outside a quotation,
+  an exclamation, a pitch ("What sets X apart ...", "the time has come", "Alright ... fans").
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from newsletter.digest.lexicon import stems, text_stems
 from newsletter.model import Article
 
 _DATELINE = re.compile(
@@ -31,7 +37,8 @@ _BOILERPLATE = re.compile(
     r"appeared first on|\bread more\b|\bsubscribe\b|\bnewsletter\b|\bcookies?\b|click here|"
     r"submitted by|\[link\]|\[\d+ comments\]|\bsign up\b|contact us|unsubscribe|"
     r"all rights reserved|continue reading|\bforum\b|\bfollow us\b|\bclick through\b|"
-    r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss)\b",
+    r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss|get started|"
+    r"please|head over|download|try it|take a look|give it a try|go to)\b",
     re.IGNORECASE,
 )
 # Every alternative of _BOILERPLATE holds one of these (lower-cased), or starts with one.
@@ -62,6 +69,14 @@ _BOILERPLATE_STARTS = (
     "register",
     "join us",
     "don't miss",
+    "get started",
+    "please",
+    "head over",
+    "download",
+    "try it",
+    "take a look",
+    "give it a try",
+    "go to",
 )
 _FRAGMENT = re.compile(
     r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2014\u2022*\u00b7\u25aa>]\s?"
@@ -79,7 +94,9 @@ _NOT_ALONE = re.compile(
     r"meeting|deal|offer|outage|blaze|fire|link|cable|factory|batteries|cuts|group's|"
     r"company's)\b)"
     r"|^[^.,;]{0,40}\breported (?:this|it|the news)\b"
-    r"|\bthe two (?:men|sides|leaders|women|companies|countries)\b",
+    r"|^(?:in other words|in short|in fact|for example|for instance|on the other hand|"
+    r"as a result|by contrast|in addition|at the same time|that said|even so|after all)\b"
+    r"|\b(?:the two|both) (?:men|sides|leaders|women|companies|countries|governments|firms)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
@@ -92,6 +109,52 @@ _PERSON = re.compile(
     r"founder|official|secretary|director|manager|chairman|chairwoman|envoy|analyst|"
     r"governor|senator|mayor)\b"
 )
+
+
+# "The deal is ...", "The LNG will ...", "The chip maker, which ...": a definite article and
+# one or two common nouns as the whole subject (a verb or a comma follows).
+_DEFINITE = re.compile(
+    r"^The ((?:[a-z][a-z-]+ (?![a-z]+ly\b))?(?:[a-z][a-z-]+|[A-Z]{2,6}))"
+    r"(?=,| (?:will|would|is|was|are|were|has|had|have|can|could|may|"
+    r"might|must|should|also|now|then|\w+ed|\w+s)\b)"
+)
+_QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")
+_SECOND_PERSON = re.compile(
+    r"\b(?:you|your|yours|yourself|yourselves)\b|\byou[\u2019'](?:re|ve|ll|d)\b", re.I
+)
+# A blog's "I" anywhere outside a quotation ("... I decided to start from the top down").
+_FIRST_PERSON_SINGULAR = re.compile(
+    r"(?<!War )\bI\b|\bI[\u2019'](?:m|ve|d|ll)\b|\b(?:my|me|we|our|ours|us)\b"
+)
+_PITCH = re.compile(
+    r"^(?:alright|all right|okay|ok|hey|well|so),? |\bthe time has come\b|"
+    r"^what (?:sets|makes|separates) [^.]{1,80}\b(?:apart|different|unique|special)\b|"
+    r"\blook no further\b|\bbest-in-class\b|\bgame[- ]changer\b|\bthe wait is over\b|"
+    r"\b(?:excited|thrilled|proud|delighted) to (?:announce|share|introduce|unveil|launch)\b|"
+    r"\bstay tuned\b",
+    re.IGNORECASE,
+)
+
+
+def is_promotional(text: str) -> bool:
+    """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you", the
+    writer as "I" or "we" (outside a quotation), an exclamation, or a pitch."""
+    unquoted = _QUOTED.sub(" ", text)
+    return bool(
+        _SECOND_PERSON.search(unquoted)
+        or _FIRST_PERSON_SINGULAR.search(unquoted)
+        or unquoted.rstrip().endswith("!")
+        or _PITCH.search(text)
+    )
+
+
+def refers_back(text: str, earlier: str, language: str = "en") -> bool:
+    """Does the sentence open with "The <noun>" whose noun the text before it (the title and
+    the preceding sentence) introduced? Then it needs that text to be understood."""
+    match = _DEFINITE.match(text)
+    if match is None:
+        return False
+    return not text_stems(earlier, language).isdisjoint(stems(match.group(1), language))
 
 
 def strip_dateline(text: str) -> str:

@@ -10,10 +10,12 @@ The stages, each in its own module:
    non-redundant passages, merging what several outlets report into one cited item.
 
 Passages are complete sentences, cleaned (``cleaning``: datelines and bylines cut; boilerplate,
-fragments and a blog's first person left out). A sentence that leans on the one before it
-("He said ...", "The company added ...") only appears together with that sentence, and
-never when it opens its article. Articles are taken in a stable order (date, then id), so
-the input order does not change the issue.
+fragments, a blog's first person and marketing copy left out). A sentence that leans on the
+one before it ("He said ...", "The company added ...", "The LNG will be shipped ..." after
+the sentence naming the deal) only appears together with that sentence, and never when it
+opens its article. Within a section, items from one article keep the article's order.
+Articles are taken in a stable order (date, then id), so the input order does not change
+the issue.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from newsletter.digest.cleaning import (
     first_person,
     is_boilerplate,
     is_fragment,
+    is_promotional,
     leans_back,
     names_a_person,
     recurring,
+    refers_back,
     sentence_key,
     strip_dateline,
 )
@@ -44,7 +48,14 @@ from newsletter.digest.sectioning import (
     section_terms,
     strong_terms,
 )
-from newsletter.digest.selection import Candidate, items, pick_lead, pick_section, prepare
+from newsletter.digest.selection import (
+    Candidate,
+    items,
+    pick_lead,
+    pick_section,
+    prepare,
+    reading_order,
+)
 from newsletter.digest.sentences import sentences_of
 from newsletter.model import Article, Digest, Item, Section, Sentence
 
@@ -105,7 +116,7 @@ class ExtractiveSummarizer:
         small_day = len(relevant) < MIN_ARTICLES_FOR_LEAD
         lead = [] if small_day else pick_lead(pool, s.lead_sentences, s.lead_max_words)
         chosen = [
-            pick_section(pool, i, section.max_items, section.max_words)
+            reading_order(pool, pick_section(pool, i, section.max_items, section.max_words))
             for i, section in enumerate(sections)
         ]
         built = tuple(
@@ -155,7 +166,8 @@ def candidates_of(
         for sentences, article_keys in zip(raw, keys, strict=True)
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
-    profiles = adapt([section_terms(s, language) for s in sections], list(tokens.values()), learn)
+    configured = [section_terms(s, language) for s in sections]
+    profiles = adapt(configured, list(tokens.values()), learn)
     strong = strong_terms(profiles)
     candidates = []
     for sentences in split:
@@ -165,8 +177,13 @@ def candidates_of(
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
-            if dangling(sentence):
-                before = sentences[i - 1] if i > 0 else None
+            before = sentences[i - 1] if i > 0 else None
+            if dangling(sentence) or (
+                sentence.position > 0
+                and refers_back(
+                    sentence.text, f"{sentence.article.title}\n{before.text if before else ''}"
+                )
+            ):
                 if (
                     before is None
                     or before.position != sentence.position - 1
@@ -182,6 +199,10 @@ def candidates_of(
             if section is None or len(text.split()) > MAX_PAIR_WORDS:
                 continue
             words = tuple(w for p in passage for w in tokens[id(p)].words)
+            # Learned cues choose between sections; a passage with none of its section's
+            # own words (keywords, title, description) is not about it.
+            if not configured[section].hits(words, frozenset(words)):
+                continue
             if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
                 near = [
                     tokens[id(sentences[j])].distinct
@@ -205,7 +226,7 @@ def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[
 
 def readable(sentence: Sentence) -> bool:
     """A complete sentence: long enough, properly ended, not a question, not boilerplate,
-    a fragment or a blog's first person."""
+    a fragment, a blog's first person or marketing copy."""
     text = sentence.text
     return (
         len(text.split()) >= MIN_WORDS
@@ -214,6 +235,7 @@ def readable(sentence: Sentence) -> bool:
         and not is_fragment(text)
         and not is_boilerplate(text)
         and not first_person(text)
+        and not is_promotional(text)
     )
 
 
