@@ -9,9 +9,9 @@
 - A sentence that does not stand alone is marked: it opens with a pronoun, a demonstrative,
   a connective, the first person of a company blog, or a definite reference whose
   antecedent the reader was not given ("The company", "the two sides", "X reported this"),
-  or a bare definite noun the sentences before it introduced ("The LNG will be shipped ..."
-  after "QatarEnergy signed a deal to supply liquefied natural gas", under the title "Qatar
-  signs LNG deal").
+  or, past an article's first sentence, a subject that is only "The" and a common noun
+  ("The LNG will be shipped ..." after "QatarEnergy signed a deal to supply liquefied natural
+  gas"; "The chip maker, which ..." after a sentence naming ST-Ericsson).
 - Marketing copy never becomes an item: the reader addressed as "you" outside a quotation,
   an exclamation, a pitch ("What sets X apart ...", "the time has come", "Alright ... fans").
 """
@@ -22,7 +22,6 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from newsletter.digest.lexicon import stems, text_stems
 from newsletter.model import Article
 
 _DATELINE = re.compile(
@@ -148,13 +147,14 @@ def is_promotional(text: str) -> bool:
     )
 
 
-def refers_back(text: str, earlier: str, language: str = "en") -> bool:
-    """Does the sentence open with "The <noun>" whose noun the text before it (the title and
-    the preceding sentence) introduced? Then it needs that text to be understood."""
+def definite_subject(text: str) -> str | None:
+    """The subject, when it consists of "The" and one or two common nouns ("LNG" in "The LNG
+    will ...", "chip maker" in "The chip maker, which ..."). Past an article's first sentence
+    such a subject points back to something named before it (QatarEnergy's gas,
+    ST-Ericsson); a subject that names itself ("The White House", "The planned sunset date
+    of v201601") is not one."""
     match = _DEFINITE.match(text)
-    if match is None:
-        return False
-    return not text_stems(earlier, language).isdisjoint(stems(match.group(1), language))
+    return match.group(1) if match else None
 
 
 def strip_dateline(text: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.budget import Budget
 from newsletter.digest.cleaning import (
+    definite_subject,
     first_person,
     is_boilerplate,
     is_fragment,
@@ -34,7 +35,6 @@ from newsletter.digest.cleaning import (
     leans_back,
     names_a_person,
     recurring,
-    refers_back,
     sentence_key,
     strip_dateline,
 )
@@ -65,6 +65,7 @@ MIN_WORDS = 6
 MIN_ARTICLES_FOR_LEAD = 4  # on a smaller day the sections keep every story; no lead
 MAX_PAIR_WORDS = 60
 _ENDINGS = ".!?\"'\u201d\u2019)"
+_CAPITALIZED = re.compile(r"\b[A-Z][\w'\u2019-]+")
 # A sentence that leans on the one before it.
 _DANGLING = re.compile(
     r"^(?:(?:he|she|they|it|his|her|their|its|this|these|those|but|and|however|yet|instead|"
@@ -167,6 +168,7 @@ def candidates_of(
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     configured = [section_terms(s, language) for s in sections]
+    titles = frozenset(w for s in sections for w in stems(s.title, language))
     profiles = adapt(configured, list(tokens.values()), learn)
     strong = strong_terms(profiles)
     candidates = []
@@ -178,17 +180,12 @@ def candidates_of(
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
             before = sentences[i - 1] if i > 0 else None
-            if dangling(sentence) or (
-                sentence.position > 0
-                and refers_back(
-                    sentence.text, f"{sentence.article.title}\n{before.text if before else ''}"
-                )
-            ):
+            if leans(sentence, titles):
                 if (
                     before is None
                     or before.position != sentence.position - 1
                     or not readable(before)
-                    or dangling(before)
+                    or leans(before, titles)
                     or not names_a_person(before.text, sentence.text)
                 ):
                     continue
@@ -199,9 +196,12 @@ def candidates_of(
             if section is None or len(text.split()) > MAX_PAIR_WORDS:
                 continue
             words = tuple(w for p in passage for w in tokens[id(p)].words)
-            # Learned cues choose between sections; a passage with none of its section's
-            # own words (keywords, title, description) is not about it.
-            if not configured[section].hits(words, frozenset(words)):
+            # A passage with none of its section's own words (keywords, title, description)
+            # is about it only through a learned cue that is a name ("Peskov"), not through
+            # common words learned from today's sentences ("transition", "period").
+            if not configured[section].hits(words, frozenset(words)) and not _named_cue(
+                text, profiles[section], configured[section], language
+            ):
                 continue
             if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
                 near = [
@@ -216,6 +216,22 @@ def candidates_of(
                 Candidate(text, passage, Tokens(words, frozenset(words)), section, fit[section])
             )
     return candidates
+
+
+def _named_cue(text: str, today: Terms, configured: Terms, language: str) -> bool:
+    """Does the text hold a capitalized word that is one of the section's learned cues?"""
+    names = stems(" ".join(_CAPITALIZED.findall(text)), language)
+    return any(w in today.words and w not in configured.words for w in names)
+
+
+def leans(sentence: Sentence, titles: frozenset[str]) -> bool:
+    """Does the sentence need the one before it: it dangles ("He said ..."), or, past its
+    article's opening, its subject is only "The <noun>" ("The LNG will be shipped ...") and
+    that noun is not what a section's title names ("The plan ..." under "The US plan")?"""
+    if dangling(sentence):
+        return True
+    noun = definite_subject(sentence.text) if sentence.position > 0 else None
+    return noun is not None and not titles.issuperset(stems(noun))
 
 
 def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[Terms]) -> bool:
