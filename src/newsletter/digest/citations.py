@@ -3,11 +3,12 @@ least half of the content words of every sentence of the item, and every figure 
 ("v201509", "$2.5 million").
 
 A second outlet is cited beside the item's own article only when it carries the same fact:
-one of its sentences (or its title) holds at least half of the content words and every
-figure of each sentence of the item (``carries``). Half of the words scattered over a long
-text is not the same fact: "AdWords API v201509 introduces some changes to reporting
-columns" is not said by a post on MutateJobService that names v201509 and "columns" in
-different paragraphs.
+one of its sentences (or its title) holds at least half of the content words, half of the
+names and every figure of each sentence of the item (``carries``). Half of the words
+scattered over a long text is not the same fact: "AdWords API v201509 introduces some
+changes to reporting columns" is not said by a post on MutateJobService that names v201509
+and "columns" in different paragraphs, nor "Version v201601 supports both MutateJobService
+and BatchJobService" by "v201509 will be supported concurrently with the v201601 release".
 
 The summarizer already applies the rule to the articles it was given (``selection.items``);
 ``checked`` applies it again once the texts of the copies merged into them by dedup are at
@@ -26,6 +27,7 @@ from newsletter.model import Article, Digest, Item, Section, Source
 
 SUPPORT_SHARE = 0.5
 _FIGURE = re.compile(r"\w*\d[\w.,]*\w|\d")
+_NAME = re.compile(r"\b[A-Z][\w'\u2019.-]*")
 
 
 def figures(text: str) -> frozenset[str]:
@@ -53,11 +55,15 @@ def sentence_stems(
 
 def carries(article: Article, sentence: str, language: str = "en") -> bool:
     """Does one sentence (or the title) of ``article`` say ``sentence``: at least half of
-    its content words and every figure in it?"""
+    its content words, at least half of the names in it (capitalized words past its first:
+    "MutateJobService", "Driscoll") and every figure in it?"""
     words = frozenset(stems(sentence, language))
+    names = frozenset(stems(" ".join(_NAME.findall(sentence)[1:]), language))
     numbers = figures(sentence)
     return any(
-        len(words & own) >= SUPPORT_SHARE * len(words) and all(n in low for n in numbers)
+        len(words & own) >= SUPPORT_SHARE * len(words)
+        and len(names & own) >= SUPPORT_SHARE * len(names)
+        and all(n in low for n in numbers)
         for own, low in sentence_stems(article.title, article.text, language)
     )
 
