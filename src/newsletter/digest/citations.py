@@ -4,7 +4,7 @@ least half of the content words of every sentence of the item, and every figure 
 
 A second outlet is cited beside the item's own article only when it carries the same fact:
 one of its sentences (or its title) holds at least half of the content words, half of the
-names and every figure of each sentence of the item (``carries``). Half of the words
+names (rounded down) and every figure of each sentence of the item (``carries``). Half of the words
 scattered over a long text is not the same fact: "AdWords API v201509 introduces some
 changes to reporting columns" is not said by a post on MutateJobService that names v201509
 and "columns" in different paragraphs, nor "Version v201601 supports both MutateJobService
@@ -55,14 +55,15 @@ def sentence_stems(
 
 def carries(article: Article, sentence: str, language: str = "en") -> bool:
     """Does one sentence (or the title) of ``article`` say ``sentence``: at least half of
-    its content words, at least half of the names in it (capitalized words past its first:
-    "MutateJobService", "Driscoll") and every figure in it?"""
+    its content words, half of the names in it, rounded down (capitalized words past its
+    first: "MutateJobService", "Driscoll"; one name alone may be put another way, "Kyiv"
+    for "Ukraine") and every figure in it?"""
     words = frozenset(stems(sentence, language))
     names = frozenset(stems(" ".join(_NAME.findall(sentence)[1:]), language))
     numbers = figures(sentence)
     return any(
         len(words & own) >= SUPPORT_SHARE * len(words)
-        and len(names & own) >= SUPPORT_SHARE * len(names)
+        and len(names & own) >= len(names) // 2
         and all(n in low for n in numbers)
         for own, low in sentence_stems(article.title, article.text, language)
     )
