@@ -380,9 +380,10 @@ def out_of_order(digest: Digest, dev: DevSet) -> int:
 # "The LNG will ...", "The chip maker, which ...": "The" and one or two common nouns as the
 # whole subject (a comma or a verb follows).
 _BARE_DEFINITE = re.compile(
-    r"^The (?:[a-z][a-z-]+ (?![a-z]+ly\b))?(?:[a-z][a-z-]+|[A-Z]{2,6})"
+    r"^The (?:(?!most |more |less |least |first |last )[a-z][a-z-]+ (?![a-z]+ly\b))?"
+    r"(?:[a-z][a-z-]+|[A-Z]{2,6})"
     r"(?=,| (?:will|would|is|was|are|were|has|had|have|can|could|may|might|must|should|"
-    r"\w+ed|\w+s)\b)"
+    r"said|says|put|set|cut|made|told|took|gave|found|rose|fell|held|led|\w+ed)\b)"
 )
 
 

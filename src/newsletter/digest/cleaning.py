@@ -111,11 +111,19 @@ _PERSON = re.compile(
 
 
 # "The deal is ...", "The LNG will ...", "The chip maker, which ...": a definite article and
-# one or two common nouns as the whole subject (a verb or a comma follows).
+# one or two common nouns as the whole subject (an auxiliary, a common verb or a comma
+# follows; not "The most sensitive issues ...").
+_VERBS = (
+    r"will|would|is|was|are|were|has|had|have|can|could|may|might|must|should|also|now|then|"
+    r"said|says|put|puts|set|sets|cut|cuts|made|makes|told|took|takes|gave|gives|won|lost|"
+    r"found|saw|got|kept|sold|paid|hit|rose|fell|grew|began|became|held|led|ran|spent|built|"
+    r"sent|shut|struck|needs|adds|plans|wants|expects|remains|includes|supplies|faces|covers|"
+    r"carries|uses|runs|shows|means|\w+ed"
+)
 _DEFINITE = re.compile(
-    r"^The ((?:[a-z][a-z-]+ (?![a-z]+ly\b))?(?:[a-z][a-z-]+|[A-Z]{2,6}))"
-    r"(?=,| (?:will|would|is|was|are|were|has|had|have|can|could|may|"
-    r"might|must|should|also|now|then|\w+ed|\w+s)\b)"
+    r"^The ((?:(?!most |more |less |least |first |last )[a-z][a-z-]+ (?![a-z]+ly\b))?"
+    r"(?:[a-z][a-z-]+|[A-Z]{2,6}))"
+    rf"(?=,| (?:{_VERBS})\b)"
 )
 _QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")
 _SECOND_PERSON = re.compile(
@@ -172,6 +180,14 @@ def is_boilerplate(text: str) -> bool:
     if not (low.startswith(_BOILERPLATE_STARTS) or any(k in low for k in _BOILERPLATE_CORES)):
         return False
     return bool(_BOILERPLATE.search(text))
+
+
+def house_notice(text: str, outlet: str | None) -> bool:
+    """A sentence that opens with its own outlet's name ("Petro Daily's crude market briefing
+    is published every weekday morning."): the outlet about itself, not news."""
+    return (
+        bool(outlet) and len(outlet or "") >= 4 and text.lower().startswith((outlet or "").lower())
+    )
 
 
 def is_fragment(text: str) -> bool:

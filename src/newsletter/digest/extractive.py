@@ -29,6 +29,7 @@ from newsletter.digest.budget import Budget
 from newsletter.digest.cleaning import (
     definite_subject,
     first_person,
+    house_notice,
     is_boilerplate,
     is_fragment,
     is_promotional,
@@ -252,6 +253,7 @@ def readable(sentence: Sentence) -> bool:
         and not is_boilerplate(text)
         and not first_person(text)
         and not is_promotional(text)
+        and not house_notice(text, sentence.article.outlet)
     )
 
 
