@@ -167,3 +167,44 @@ def test_marketing_copy_is_never_an_item() -> None:
     assert not any(
         "you" in t.lower().split() or "sets the Helios" in t or t.endswith("!") for t in texts
     ), texts
+
+
+def test_an_outlets_note_about_itself_is_never_an_item() -> None:
+    wrap = article(
+        "wrap",
+        "OPEC+ puts off its oil output increase",
+        [
+            "OPEC+ agreed on Thursday to delay its planned oil output increase until April.",
+            "Brent crude oil fell 0.9% to $71.80 a barrel after the oil producers' decision.",
+            "Petro Daily's crude oil market briefing on Brent and OPEC+ barrels is published "
+            "every weekday morning.",
+        ],
+        "Petro Daily",
+    )
+    texts = [i.text for _, i in shown(digest_of([wrap, SOLAR, GRID]))]
+    assert any("71.80" in t for t in texts), texts
+    assert not any(t.startswith("Petro Daily") for t in texts), texts
+
+
+def test_a_headline_naming_one_section_word_twice_reaches_that_section() -> None:
+    # "substation" is the grid section's only word in the title and the first sentence.
+    fire = article(
+        "fire",
+        "Substation fire cuts power to 60,000 homes in Leeds",
+        [
+            "A fire at an electricity substation in Leeds left about 60,000 homes without "
+            "power on Wednesday night, the network operator said.",
+            "Supplies were restored through neighbouring substations by Thursday morning.",
+            "Engineers said the fire started in a transformer installed in 1978.",
+        ],
+        "Power Post",
+    )
+    sections = [
+        *SECTIONS[:2],
+        SectionSettings(
+            id="grid", title="The grid", keywords=["grid", "substation", "transmission"]
+        ),
+    ]
+    digest = ExtractiveSummarizer(SummarySettings())([fire, SOLAR, LNG], sections, "en")
+    grid = next(s for s in digest.sections if s.id == "grid")
+    assert any("Leeds" in i.text for i in grid.items), [i.text for _, i in shown(digest)]
