@@ -276,7 +276,8 @@ _NOT_ALONE = re.compile(
     r"|^[^.,]{0,40}\breported (?:this|it|the news)\b"
     r"|^(?:in other words|in short|in fact|for example|for instance|on the other hand|"
     r"as a result|in addition|that said)\b"
-    r"|\b(?:the two|both) (?:countries|sides|companies|leaders|governments)\b",
+    r"|\bthe two (?:countries|sides|companies|leaders|governments)\b"
+    r"|\bboth (?:countries|companies|governments)\b",
     re.I,
 )
 _DATELINE = re.compile(

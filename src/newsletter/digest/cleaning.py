@@ -95,7 +95,8 @@ _NOT_ALONE = re.compile(
     r"|^[^.,;]{0,40}\breported (?:this|it|the news)\b"
     r"|^(?:in other words|in short|in fact|for example|for instance|on the other hand|"
     r"as a result|by contrast|in addition|at the same time|that said|even so|after all)\b"
-    r"|\b(?:the two|both) (?:men|sides|leaders|women|companies|countries|governments|firms)\b",
+    r"|\bthe two (?:men|sides|leaders|women|companies|countries|governments|firms)\b"
+    r"|\bboth (?:companies|countries|governments|firms)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
