@@ -2,6 +2,14 @@
 least half of the content words of every sentence of the item, and every figure in it
 ("v201509", "$2.5 million").
 
+A second outlet is cited beside the item's own article only when it carries the same fact:
+one of its sentences (or its title) holds at least half of the content words, half of the
+names (rounded down) and every figure of each sentence of the item (``carries``). Half of the words
+scattered over a long text is not the same fact: "AdWords API v201509 introduces some
+changes to reporting columns" is not said by a post on MutateJobService that names v201509
+and "columns" in different paragraphs, nor "Version v201601 supports both MutateJobService
+and BatchJobService" by "v201509 will be supported concurrently with the v201601 release".
+
 The summarizer already applies the rule to the articles it was given (``selection.items``);
 ``checked`` applies it again once the texts of the copies merged into them by dedup are at
 hand (the pipeline has them), and to any summarizer's output (the LLM backend's too).
@@ -11,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from newsletter.digest.lexicon import stems, text_stems
 from newsletter.digest.sentences import split_sentences
@@ -18,6 +27,7 @@ from newsletter.model import Article, Digest, Item, Section, Source
 
 SUPPORT_SHARE = 0.5
 _FIGURE = re.compile(r"\w*\d[\w.,]*\w|\d")
+_NAME = re.compile(r"\b[A-Z][\w'\u2019.-]*")
 
 
 def figures(text: str) -> frozenset[str]:
@@ -30,6 +40,33 @@ def holds(text_stems: frozenset[str], sentence: str, language: str = "en") -> bo
     """Does an article whose stems are ``text_stems`` hold ``sentence``?"""
     words = frozenset(stems(sentence, language))
     return len(words & text_stems) >= SUPPORT_SHARE * len(words)
+
+
+@lru_cache(maxsize=4096)
+def sentence_stems(
+    title: str, text: str, language: str = "en"
+) -> tuple[tuple[frozenset[str], str], ...]:
+    """An article's title and each of its sentences: (stems, the lower-cased text)."""
+    return tuple(
+        (frozenset(stems(s, language)), s.lower())
+        for s in [title, *split_sentences(text, language)]
+    )
+
+
+def carries(article: Article, sentence: str, language: str = "en") -> bool:
+    """Does one sentence (or the title) of ``article`` say ``sentence``: at least half of
+    its content words, half of the names in it, rounded down (capitalized words past its
+    first: "MutateJobService", "Driscoll"; one name alone may be put another way, "Kyiv"
+    for "Ukraine") and every figure in it?"""
+    words = frozenset(stems(sentence, language))
+    names = frozenset(stems(" ".join(_NAME.findall(sentence)[1:]), language))
+    numbers = figures(sentence)
+    return any(
+        len(words & own) >= SUPPORT_SHARE * len(words)
+        and len(names & own) >= len(names) // 2
+        and all(n in low for n in numbers)
+        for own, low in sentence_stems(article.title, article.text, language)
+    )
 
 
 def checked(digest: Digest, articles: Iterable[Article], language: str = "en") -> Digest:

@@ -8,7 +8,12 @@
 - Fragments never become items: text cut off with "..." or "[...]", list bullets.
 - A sentence that does not stand alone is marked: it opens with a pronoun, a demonstrative,
   a connective, the first person of a company blog, or a definite reference whose
-  antecedent the reader was not given ("The company", "the two sides", "X reported this").
+  antecedent the reader was not given ("The company", "the two sides", "X reported this"),
+  or, past an article's first sentence, a subject that is only "The" and a common noun
+  ("The LNG will be shipped ..." after "QatarEnergy signed a deal to supply liquefied natural
+  gas"; "The chip maker, which ..." after a sentence naming ST-Ericsson).
+- Marketing copy never becomes an item: the reader addressed as "you" outside a quotation,
+  an exclamation, a pitch ("What sets X apart ...", "the time has come", "Alright ... fans").
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ _BOILERPLATE = re.compile(
     r"appeared first on|\bread more\b|\bsubscribe\b|\bnewsletter\b|\bcookies?\b|click here|"
     r"submitted by|\[link\]|\[\d+ comments\]|\bsign up\b|contact us|unsubscribe|"
     r"all rights reserved|continue reading|\bforum\b|\bfollow us\b|\bclick through\b|"
-    r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss)\b",
+    r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss|get started|"
+    r"please|head over|download|try it|take a look|give it a try|go to)\b",
     re.IGNORECASE,
 )
 # Every alternative of _BOILERPLATE holds one of these (lower-cased), or starts with one.
@@ -62,6 +68,14 @@ _BOILERPLATE_STARTS = (
     "register",
     "join us",
     "don't miss",
+    "get started",
+    "please",
+    "head over",
+    "download",
+    "try it",
+    "take a look",
+    "give it a try",
+    "go to",
 )
 _FRAGMENT = re.compile(
     r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2014\u2022*\u00b7\u25aa>]\s?"
@@ -79,7 +93,10 @@ _NOT_ALONE = re.compile(
     r"meeting|deal|offer|outage|blaze|fire|link|cable|factory|batteries|cuts|group's|"
     r"company's)\b)"
     r"|^[^.,;]{0,40}\breported (?:this|it|the news)\b"
-    r"|\bthe two (?:men|sides|leaders|women|companies|countries)\b",
+    r"|^(?:in other words|in short|in fact|for example|for instance|on the other hand|"
+    r"as a result|by contrast|in addition|at the same time|that said|even so|after all)\b"
+    r"|\bthe two (?:men|sides|leaders|women|companies|countries|governments|firms)\b"
+    r"|\bboth (?:companies|countries|governments|firms)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
@@ -92,6 +109,61 @@ _PERSON = re.compile(
     r"founder|official|secretary|director|manager|chairman|chairwoman|envoy|analyst|"
     r"governor|senator|mayor)\b"
 )
+
+
+# "The deal is ...", "The LNG will ...", "The chip maker, which ...": a definite article and
+# one or two common nouns as the whole subject (an auxiliary, a common verb or a comma
+# follows; not "The most sensitive issues ...").
+_VERBS = (
+    r"will|would|is|was|are|were|has|had|have|can|could|may|might|must|should|also|now|then|"
+    r"said|says|put|puts|set|sets|cut|cuts|made|makes|told|took|takes|gave|gives|won|lost|"
+    r"found|saw|got|kept|sold|paid|hit|rose|fell|grew|began|became|held|led|ran|spent|built|"
+    r"sent|shut|struck|needs|adds|plans|wants|expects|remains|includes|supplies|faces|covers|"
+    r"carries|uses|runs|shows|means|\w+ed"
+)
+_DEFINITE = re.compile(
+    r"^The ((?:(?!most |more |less |least |first |last )[a-z][a-z-]+ (?![a-z]+ly\b))?"
+    r"(?:[a-z][a-z-]+|[A-Z]{2,6}))"
+    rf"(?=,| (?:{_VERBS})\b)"
+)
+_QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")
+_SECOND_PERSON = re.compile(
+    r"\b(?:you|your|yours|yourself|yourselves)\b|\byou[\u2019'](?:re|ve|ll|d)\b", re.I
+)
+# A blog's "I" anywhere outside a quotation ("... I decided to start from the top down").
+_FIRST_PERSON_SINGULAR = re.compile(
+    r"(?<!War )\bI\b|\bI[\u2019'](?:m|ve|d|ll)\b|\b(?:my|me|we|our|ours|us)\b"
+)
+_PITCH = re.compile(
+    r"^(?:alright|all right|okay|ok|hey|well|so),? |\bthe time has come\b|"
+    r"^what (?:sets|makes|separates) [^.]{1,80}\b(?:apart|different|unique|special)\b|"
+    r"\blook no further\b|\bbest-in-class\b|\bgame[- ]changer\b|\bthe wait is over\b|"
+    r"\b(?:excited|thrilled|proud|delighted) to (?:announce|share|introduce|unveil|launch)\b|"
+    r"\bstay tuned\b",
+    re.IGNORECASE,
+)
+
+
+def is_promotional(text: str) -> bool:
+    """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you", the
+    writer as "I" or "we" (outside a quotation), an exclamation, or a pitch."""
+    unquoted = _QUOTED.sub(" ", text)
+    return bool(
+        _SECOND_PERSON.search(unquoted)
+        or _FIRST_PERSON_SINGULAR.search(unquoted)
+        or unquoted.rstrip().endswith("!")
+        or _PITCH.search(text)
+    )
+
+
+def definite_subject(text: str) -> str | None:
+    """The subject, when it consists of "The" and one or two common nouns ("LNG" in "The LNG
+    will ...", "chip maker" in "The chip maker, which ..."). Past an article's first sentence
+    such a subject points back to something named before it (QatarEnergy's gas,
+    ST-Ericsson); a subject that names itself ("The White House", "The planned sunset date
+    of v201601") is not one."""
+    match = _DEFINITE.match(text)
+    return match.group(1) if match else None
 
 
 def strip_dateline(text: str) -> str:
@@ -109,6 +181,14 @@ def is_boilerplate(text: str) -> bool:
     if not (low.startswith(_BOILERPLATE_STARTS) or any(k in low for k in _BOILERPLATE_CORES)):
         return False
     return bool(_BOILERPLATE.search(text))
+
+
+def house_notice(text: str, outlet: str | None) -> bool:
+    """A sentence that opens with its own outlet's name ("Petro Daily's crude market briefing
+    is published every weekday morning."): the outlet about itself, not news."""
+    return (
+        bool(outlet) and len(outlet or "") >= 4 and text.lower().startswith((outlet or "").lower())
+    )
 
 
 def is_fragment(text: str) -> bool:

@@ -10,10 +10,12 @@ The stages, each in its own module:
    non-redundant passages, merging what several outlets report into one cited item.
 
 Passages are complete sentences, cleaned (``cleaning``: datelines and bylines cut; boilerplate,
-fragments and a blog's first person left out). A sentence that leans on the one before it
-("He said ...", "The company added ...") only appears together with that sentence, and
-never when it opens its article. Articles are taken in a stable order (date, then id), so
-the input order does not change the issue.
+fragments, a blog's first person and marketing copy left out). A sentence that leans on the
+one before it ("He said ...", "The company added ...", "The LNG will be shipped ..." after
+the sentence naming the deal) only appears together with that sentence, and never when it
+opens its article. Within a section, items from one article keep the article's order.
+Articles are taken in a stable order (date, then id), so the input order does not change
+the issue.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from collections.abc import Callable, Sequence
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.budget import Budget
 from newsletter.digest.cleaning import (
+    definite_subject,
     first_person,
+    house_notice,
     is_boilerplate,
     is_fragment,
+    is_promotional,
     leans_back,
     names_a_person,
     recurring,
@@ -37,7 +42,14 @@ from newsletter.digest.cleaning import (
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import build_gate
 from newsletter.digest.sectioning import Tokens, adapt_scored, assign, section_terms
-from newsletter.digest.selection import Candidate, items, pick_lead, pick_section, prepare
+from newsletter.digest.selection import (
+    Candidate,
+    items,
+    pick_lead,
+    pick_section,
+    prepare,
+    reading_order,
+)
 from newsletter.digest.sentences import sentences_of
 from newsletter.model import Article, Digest, Item, Section, Sentence
 
@@ -47,6 +59,7 @@ MIN_WORDS = 6
 MIN_ARTICLES_FOR_LEAD = 4  # on a smaller day the sections keep every story; no lead
 MAX_PAIR_WORDS = 60
 _ENDINGS = ".!?\"'\u201d\u2019)"
+_CAPITALIZED = re.compile(r"\b[A-Z][\w'\u2019-]+")
 # A sentence that leans on the one before it.
 _DANGLING = re.compile(
     r"^(?:(?:he|she|they|it|his|her|their|its|this|these|those|but|and|however|yet|instead|"
@@ -98,7 +111,7 @@ class ExtractiveSummarizer:
         small_day = len(relevant) < MIN_ARTICLES_FOR_LEAD
         lead = [] if small_day else pick_lead(pool, s.lead_sentences, s.lead_max_words)
         chosen = [
-            pick_section(pool, i, section.max_items, section.max_words)
+            reading_order(pool, pick_section(pool, i, section.max_items, section.max_words))
             for i, section in enumerate(sections)
         ]
         built = tuple(
@@ -148,9 +161,9 @@ def candidates_of(
         for sentences, article_keys in zip(raw, keys, strict=True)
     ]
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
-    profiles, fits = adapt_scored(
-        [section_terms(s, language) for s in sections], list(tokens.values()), learn
-    )
+    configured = [section_terms(s, language) for s in sections]
+    titles = frozenset(w for s in sections for w in stems(s.title, language))
+    profiles, fits = adapt_scored(configured, list(tokens.values()), learn)
     fit_of = dict(zip(tokens, fits, strict=True))
     candidates = []
     for sentences in split:
@@ -160,13 +173,13 @@ def candidates_of(
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
-            if dangling(sentence):
-                before = sentences[i - 1] if i > 0 else None
+            before = sentences[i - 1] if i > 0 else None
+            if leans(sentence, titles):
                 if (
                     before is None
                     or before.position != sentence.position - 1
                     or not readable(before)
-                    or dangling(before)
+                    or leans(before, titles)
                     or not names_a_person(before.text, sentence.text)
                 ):
                     continue
@@ -178,6 +191,13 @@ def candidates_of(
                 continue
             own = tokens[id(sentence)] if len(passage) == 1 else None
             words = own.words if own else tuple(w for p in passage for w in tokens[id(p)].words)
+            # A passage with none of its section's own words (keywords, title, description)
+            # is about it only through a learned cue that is a name ("Peskov"), not through
+            # common words learned from today's sentences ("transition", "period").
+            if not configured[section].hits(words, frozenset(words)) and not _named_cue(
+                text, profiles[section], configured[section], language
+            ):
+                continue
             if topic and passage[0].position > 0 and not _on_subject(words, topic, profiles):
                 near = [
                     tokens[id(sentences[j])].distinct
@@ -201,6 +221,22 @@ def _placed_nowhere(scores: Sequence[tuple[float, ...]], i: int) -> bool:
     return assign(pair) is None
 
 
+def _named_cue(text: str, today: Terms, configured: Terms, language: str) -> bool:
+    """Does the text hold a capitalized word that is one of the section's learned cues?"""
+    names = stems(" ".join(_CAPITALIZED.findall(text)), language)
+    return any(w in today.words and w not in configured.words for w in names)
+
+
+def leans(sentence: Sentence, titles: frozenset[str]) -> bool:
+    """Does the sentence need the one before it: it dangles ("He said ..."), or, past its
+    article's opening, its subject is only "The <noun>" ("The LNG will be shipped ...") and
+    that noun is not what a section's title names ("The plan ..." under "The US plan")?"""
+    if dangling(sentence):
+        return True
+    noun = definite_subject(sentence.text) if sentence.position > 0 else None
+    return noun is not None and not titles.issuperset(stems(noun))
+
+
 def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[Terms]) -> bool:
     """Does the passage use any section term, keyword phrase or cue besides topic words?"""
     rest = frozenset(words) - topic
@@ -209,7 +245,7 @@ def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[
 
 def readable(sentence: Sentence) -> bool:
     """A complete sentence: long enough, properly ended, not a question, not boilerplate,
-    a fragment or a blog's first person."""
+    a fragment, a blog's first person or marketing copy."""
     text = sentence.text
     return (
         len(text.split()) >= MIN_WORDS
@@ -218,6 +254,8 @@ def readable(sentence: Sentence) -> bool:
         and not is_fragment(text)
         and not is_boilerplate(text)
         and not first_person(text)
+        and not is_promotional(text)
+        and not house_notice(text, sentence.article.outlet)
     )
 
 

@@ -6,7 +6,8 @@ share of its sentences (title included) mentions the topic (``[summary] topic_ke
 default every section keyword, or the sections' own title and description words when no
 section has keywords) and (c) it is about a section: its words touch two sections, or its
 headline (title and first sentence) uses two or more of one section's own words (keywords
-that are not topic keywords: "OPEC", "barrel"), so an article about one section only is
+that are not topic keywords: "OPEC", "barrel"; one used in both the title and the first
+sentence counts twice), so an article about one section only is
 considered for that section, while a story that merely happens in the topic's country (a
 Moscow court case) is not. Off-topic articles are dropped before any costly sentence work:
 first a regex over the raw text, then a cheap sentence split; only survivors are split
@@ -131,9 +132,15 @@ class Gate:
         if touched >= 2 or (touched == 1 and len(self.sections) == 1):
             return True
         chunks = [article.title, *_ROUGH_SPLIT.split(article.text[:2000], maxsplit=1)[:1]]
-        # Hyphenated compounds count by their parts ("barrel-per-day" uses "barrel").
-        headline = stems(" ".join(chunks).replace("-", " "), self.language)
-        return any(_terms_used(s, headline) >= MIN_HEADLINE_TERMS for s in self.own)
+        # Hyphenated compounds count by their parts ("barrel-per-day" uses "barrel"); a word
+        # used in both the title and the first sentence counts twice ("Substation fire ..."
+        # over "A fire at an electricity substation ...").
+        parts = [stems(c.replace("-", " "), self.language) for c in chunks]
+        return any(
+            sum(_terms_used(s, words) for words in parts) >= MIN_HEADLINE_TERMS
+            or _terms_used(s, [w for words in parts for w in words]) >= MIN_HEADLINE_TERMS
+            for s in self.own
+        )
 
     def _in_language(self, article: Article) -> bool:
         if not self.language.startswith("en"):

@@ -5,9 +5,10 @@ outlets report the same fact, how central it is to its section's candidates, how
 comes in its article) and then chosen greedily with maximal marginal relevance: a candidate
 close to one already chosen loses score, and one that says the same thing (a near-duplicate:
 most of the shorter passage's idf-weighted stems are in the other) is not chosen at all;
-its sources are added to the item that says it first, but only those whose own article
-holds at least half of the item's content words (SUPPORT_SHARE): an item cites exactly the
-articles that say it, decided sentence by sentence, never from the story cluster alone. So a
+its sources are added to the item that says it first, but only those with a sentence that
+holds at least half of the content words and every figure of each of the item's sentences
+(``citations.carries``): an item cites exactly the articles that say it, decided sentence by
+sentence, never from the story cluster alone. So a
 fact reported by three outlets appears once and cites all three.
 
 Ties are broken by stable keys (candidate order, which follows the articles' date and id,
@@ -25,10 +26,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from newsletter.digest.citations import figures
-from newsletter.digest.lexicon import stems, text_stems
+from newsletter.digest.citations import carries
 from newsletter.digest.sectioning import Tokens
-from newsletter.model import Article, Item, Sentence, Source
+from newsletter.model import Item, Sentence, Source
 
 DUPLICATE_SIMILARITY = 0.45  # weighted containment at which two passages say the same thing
 OVERLAP_SKIP = 0.35  # a passage this close to a chosen one adds too little to be shown
@@ -43,7 +43,6 @@ MIN_LEAD = 2
 LEAD_WINDOW = 3  # lead sentences come from the first sentences of an article
 RARE_STEMS = 8  # a passage is indexed under, and looked up by, its rarest stems
 MAX_LEADER_CHECKS = 30
-SUPPORT_SHARE = 0.5  # a cited article's own text holds at least this share of an item's words
 LEAD_MAX_WORDS = 32  # a lead sentence is short: one per top story
 
 Vector = dict[str, float]
@@ -177,6 +176,20 @@ def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> l
     return items
 
 
+def reading_order(pool: _Pool, picked: Sequence[int]) -> list[int]:
+    """A section's items, best first, except that items from one article keep the article's
+    order: "QatarEnergy signed a deal ..." comes before "The deal is the longest ...",
+    whichever scored higher. Each article's items fill the places its items were given."""
+    by_article: dict[str, list[int]] = defaultdict(list)
+    for i in picked:
+        by_article[pool.candidates[i].sentences[0].article.id].append(i)
+    queues = {
+        key: sorted(members, key=lambda i: pool.candidates[i].position)
+        for key, members in by_article.items()
+    }
+    return [queues[pool.candidates[i].sentences[0].article.id].pop(0) for i in picked]
+
+
 def _take(pool: _Pool, i: int) -> None:
     pool.used.add(i)
     pool.chosen.append(i)
@@ -197,27 +210,16 @@ def items(pool: _Pool, chosen: Sequence[int]) -> tuple[Item, ...]:
     built = []
     for i in chosen:
         sources: dict[Source, None] = dict.fromkeys(pool.candidates[i].sources)
-        each = [frozenset(stems(s.text)) for s in pool.candidates[i].sentences]
-        numbers = figures(pool.candidates[i].text)
+        each = [s.text for s in pool.candidates[i].sentences]
         for leader in [i, *pool.echoes[i]]:
             for j in pool.clusters[leader]:
                 article = pool.candidates[j].sentences[0].article
-                if article.source in sources or not all(_holds(pool, article, w) for w in each):
-                    continue
-                own = f"{article.title}\n{article.text}".lower()
-                if all(n in own for n in numbers):
+                # Another outlet is cited only where one of its sentences says the same.
+                if article.source not in sources and all(carries(article, s) for s in each):
                     sources.update(dict.fromkeys(article.sources))
         text = pool.candidates[i].text
         built.append(Item(text=text, sources=tuple(sources), score=round(pool.scores[i], 3)))
     return tuple(built)
-
-
-def _holds(pool: _Pool, article: Article, words: frozenset[str]) -> bool:
-    """Does the article's own text hold at least SUPPORT_SHARE of ``words``?"""
-    own = pool.article_stems.get(article.id)
-    if own is None:
-        own = pool.article_stems[article.id] = text_stems(f"{article.title}\n{article.text}")
-    return len(words & own) >= SUPPORT_SHARE * len(words)
 
 
 def _redundancy(pool: _Pool, i: int) -> float:
