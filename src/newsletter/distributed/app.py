@@ -57,6 +57,9 @@ def make_app(config: Config) -> Celery:
             # Look for messages of dead workers often enough to honour a short timeout.
             "unacked_restore_interval": max(1, min(10, queue.visibility_timeout // 4)),
             "unacked_restore_throttle": 1,
+            # The lock a worker takes to restore them expires after this: a worker killed
+            # while holding it (kombu's default: 5 minutes) must not stall the restore.
+            "unacked_mutex_expire": max(2, min(300, queue.visibility_timeout // 2)),
         },
         task_default_queue=config.queue_name,
         task_serializer="json",
