@@ -303,6 +303,36 @@ def test_feeds_on_two_workers_make_exactly_one_issue(
     )
 
 
+def test_a_waiting_run_enqueues_again_what_the_broker_lost(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    """Messages gone from Redis (a broker restarted without persistence, or a worker killed
+    between taking a message and Redis recording it as unacknowledged) must not hold the
+    issue up: after twice the visibility timeout (4 s here) with no progress, the waiting
+    ``run`` enqueues the unfinished fetches again, and says so."""
+    import redis
+
+    url = fresh_database(postgres_url)
+    queue = make_distributed(project, url, redis_url)
+    with feed_project(project, latency=0):
+        command = start_cli(project, "run")
+        wait_until(lambda: queue_depth(redis_url, queue)[0] == FEEDS, 30, "the fetches queued")
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert client.delete(queue) == 1  # every message lost, none started
+        finally:
+            client.close()
+        with workers(project, 1):
+            out, err = command.communicate(timeout=90)
+    assert command.returncode == 0, out + err
+    assert "Issue #1 written" in out, out + err
+    assert f"no progress for 8 s; enqueued its {FEEDS} unfinished fetch(es) again" in err
+    assert rows(url, "SELECT status, count(*) FROM slot_fetches GROUP BY status") == [
+        ("done", FEEDS)
+    ]
+    assert len(issue_folders(project)) == 1
+
+
 def test_run_without_workers_says_so_and_gives_up_after_wait_seconds(
     project: Path, postgres_url: str, redis_url: str
 ) -> None:

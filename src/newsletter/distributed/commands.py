@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Engine
 
@@ -23,6 +23,9 @@ from newsletter.pipeline import RunResult, RunStatus
 from newsletter.results import failed_document, queued_document, run_document, send_document
 from newsletter.schedule import runlog
 from newsletter.store import state
+
+if TYPE_CHECKING:
+    from newsletter.distributed.work import Queue
 
 Echo = Callable[[str], None]
 Emit = Callable[[dict[str, Any]], None]  # --json: the one result document
@@ -64,7 +67,7 @@ def run_command(
     from kombu.exceptions import OperationalError
 
     from newsletter.distributed.app import CeleryQueue, make_app
-    from newsletter.distributed.orchestrate import enqueue_slot, wait_for
+    from newsletter.distributed.orchestrate import enqueue_slot, stall_seconds, wait_for
 
     def failed(line: str, code: int = 1) -> int:
         error(line)
@@ -82,11 +85,12 @@ def run_command(
     try:
         with state.connect(config.state_dir, config.state.url) as engine:
             logged = _RunLog(engine, config, slot, now)
+            queue = CeleryQueue(app, config.queue_name)
             try:
                 queued = enqueue_slot(
                     config,
                     engine,
-                    CeleryQueue(app, config.queue_name),
+                    queue,
                     slot,
                     now=now,
                     allow_empty=allow_empty,
@@ -126,6 +130,8 @@ def run_command(
                     run.id,
                     timeout=config.queue.wait_seconds,
                     progress=_slot_progress(slot, progress),
+                    stalled=_resume_stalled(engine, queue, slot, stall_seconds(config)),
+                    stall_after=stall_seconds(config),
                 )
                 if found is None:
                     logged.end(runlog.Outcome(QUEUED))
@@ -189,6 +195,26 @@ def _slot_progress(
             )
 
     return report
+
+
+def _resume_stalled(
+    engine: Engine, queue: Queue, slot: datetime, after: float
+) -> Callable[[SlotRun], None]:
+    """``wait_for``'s stall callback: enqueue the slot's unfinished work again, with a warning
+    (a worker died holding a message the broker did not hand back, or the broker lost it)."""
+    from newsletter.distributed.orchestrate import resume
+
+    def stalled(run: SlotRun) -> None:
+        sent = resume(engine, queue, run)
+        if sent:
+            log.warning(
+                f"slot {slot.isoformat()}: no progress for {after:g} s; enqueued its "
+                f"{'build' if run.status == 'building' else f'{sent} unfinished fetch(es)'} "
+                "again (a worker may have died holding them)",
+                extra=fields(slot=slot, tasks=sent, status=run.status),
+            )
+
+    return stalled
 
 
 def send_command(

@@ -2,7 +2,10 @@
 scheduler do in the distributed mode instead of building the issue themselves.
 
 Enqueueing is idempotent: the slot is planned once in the database; asking again re-enqueues
-only what has not finished (a message lost with a broker restart costs one more command).
+only what has not finished. A waiting ``newsletter run`` does that by itself when the slot makes
+no progress for twice the visibility timeout: a message lost with a broker restart, or taken off
+the queue by a worker killed before Redis recorded it as unacknowledged (kombu's Redis transport
+has that window), would otherwise hold the issue up for good.
 """
 
 from __future__ import annotations
@@ -62,6 +65,30 @@ def enqueue_slot(
     return Enqueued(run, planned.fresh, 0, False)
 
 
+def resume(engine: Engine, queue: Queue, run: slotstate.SlotRun) -> int:
+    """Enqueue again what an unfinished slot run is waiting for: its pending fetches, or its
+    build. Harmless when the first messages were not lost after all: a fetch already recorded
+    is not fetched again, and the build is claimed in the database. Returns the tasks sent."""
+    if run.finished:
+        return 0
+    if run.status == "building":
+        queue.build(run.id, run.attempt)
+        return 1
+    pending = slotstate.pending_urls(engine, run.id, run.attempt)
+    for url in pending:
+        queue.fetch(run.id, run.attempt, url)
+    if not pending and slotstate.start_building(engine, run.id, run.attempt):
+        queue.build(run.id, run.attempt)
+        return 1
+    return len(pending)
+
+
+def stall_seconds(config: Config) -> float:
+    """How long a slot may make no progress before a waiting run re-enqueues its work: twice
+    the visibility timeout, by when Redis has handed back every message a dead worker held."""
+    return 2.0 * config.queue.visibility_timeout
+
+
 def wait_for(
     engine: Engine,
     run_id: int,
@@ -69,15 +96,31 @@ def wait_for(
     timeout: float,
     poll: float = 0.25,
     progress: Callable[[slotstate.SlotRun, dict[str, int]], None] | None = None,
+    stalled: Callable[[slotstate.SlotRun], None] | None = None,
+    stall_after: float = float("inf"),
 ) -> slotstate.SlotRun | None:
-    """Poll the shared database until the slot run has finished; None on timeout."""
-    deadline = time.monotonic() + timeout
+    """Poll the shared database until the slot run has finished; None on timeout.
+
+    ``stalled`` is called with the run each time neither its status nor its fetch counts
+    have changed for ``stall_after`` seconds."""
+    start = time.monotonic()
+    deadline = start + timeout
+    seen: object = None
+    changed = start
     while True:
         run = slotstate.get(engine, run_id)
         if run.finished:
             return run
+        counts = slotstate.fetch_counts(engine, run_id)
         if progress is not None:
-            progress(run, slotstate.fetch_counts(engine, run_id))
-        if time.monotonic() >= deadline:
+            progress(run, counts)
+        now = time.monotonic()
+        state = (run.status, run.attempt, sorted(counts.items()))
+        if state != seen:
+            seen, changed = state, now
+        elif stalled is not None and now - changed >= stall_after:
+            stalled(run)
+            changed = now
+        if now >= deadline:
             return None
         time.sleep(poll)

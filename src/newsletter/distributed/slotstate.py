@@ -165,6 +165,12 @@ def _pending(conn: Connection, run_id: int, attempt: int) -> list[str]:
     )
 
 
+def pending_urls(engine: Engine, run_id: int, attempt: int) -> list[str]:
+    """The feeds of this attempt whose fetch has not been recorded yet."""
+    with engine.connect() as conn:
+        return _pending(conn, run_id, attempt)
+
+
 def fetch_done(engine: Engine, run_id: int, attempt: int, feed_url: str) -> bool:
     """Whether this feed's fetch has already been recorded for this attempt of the slot."""
     with engine.connect() as conn:
