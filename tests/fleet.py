@@ -29,14 +29,16 @@ def fresh_database(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-def make_distributed(project: Path, state_url: str, broker: str, extra: str = "") -> str:
+def make_distributed(
+    project: Path, state_url: str, broker: str, extra: str = "", visibility: int = 4
+) -> str:
     """Point the project at a shared database and the broker; returns its queue's name."""
     queue = f"q-{uuid.uuid4().hex[:8]}"
     config = project / "newsletter.toml"
     text = config.read_text(encoding="utf-8")
     text = text.replace('[state]\npath = ".newsletter"', f'[state]\nurl = "{state_url}"')
     text += (
-        f'\n[queue]\nbroker = "{broker}"\nname = "{queue}"\nvisibility_timeout = 4\n'
+        f'\n[queue]\nbroker = "{broker}"\nname = "{queue}"\nvisibility_timeout = {visibility}\n'
         f"retry_backoff = 0.2\n{extra}\n"
     )
     config.write_text(text, encoding="utf-8")

@@ -231,10 +231,10 @@ officials number {n} said. Kyiv said the peace plan needs changes before any vot
 
 
 @contextmanager
-def feed_project(project: Path, latency: float) -> Iterator[FeedServer]:
+def feed_project(project: Path, latency: float, feeds: int = FEEDS) -> Iterator[FeedServer]:
     with serving(latency) as server:
         lines = []
-        for n in range(FEEDS):
+        for n in range(feeds):
             server.routes[f"/feed/{n}.xml"] = Route(body=feed_body(n))
             lines.append(f'[[feeds]]\nurl = "{server.url(f"/feed/{n}.xml")}"\nname = "Wire {n}"\n')
         config = project / "newsletter.toml"
@@ -303,33 +303,55 @@ def test_feeds_on_two_workers_make_exactly_one_issue(
     )
 
 
-def test_a_waiting_run_enqueues_again_what_the_broker_lost(
-    project: Path, postgres_url: str, redis_url: str
+LOST = 6  # feeds whose fetch messages the broker loses
+
+
+@pytest.mark.parametrize("waiter", ["run", "schedule"])
+def test_work_the_broker_lost_is_enqueued_again(
+    project: Path, postgres_url: str, redis_url: str, waiter: str
 ) -> None:
     """Messages gone from Redis (a broker restarted without persistence, or a worker killed
     between taking a message and Redis recording it as unacknowledged) must not hold the
-    issue up: after twice the visibility timeout (4 s here) with no progress, the waiting
-    ``run`` enqueues the unfinished fetches again, and says so."""
+    issue up: after twice the visibility timeout (2 s here) with no progress, the waiting
+    ``run``, or the scheduler's periodic check, enqueues the unfinished fetches again."""
     import redis
 
     url = fresh_database(postgres_url)
-    queue = make_distributed(project, url, redis_url)
-    with feed_project(project, latency=0):
-        command = start_cli(project, "run")
-        wait_until(lambda: queue_depth(redis_url, queue)[0] == FEEDS, 30, "the fetches queued")
-        client = redis.Redis.from_url(redis_url)
+    queue = make_distributed(project, url, redis_url, visibility=2)
+    if waiter == "schedule":
+        config = project / "newsletter.toml"
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + '\n[[schedule]]\ncron = "0 0 * * *"\n\n[scheduler]\ngrace_seconds = 86400\n',
+            encoding="utf-8",
+        )
+    with feed_project(project, latency=0, feeds=LOST):
+        process, log = spawn(project, waiter)
         try:
-            assert client.delete(queue) == 1  # every message lost, none started
+            wait_until(lambda: queue_depth(redis_url, queue)[0] == LOST, 30, "fetches queued")
+            client = redis.Redis.from_url(redis_url)
+            try:
+                assert client.delete(queue) == 1  # every message lost, none started
+            finally:
+                client.close()
+            with workers(project, 1):
+                done = "SELECT status FROM slot_runs"
+                wait_until(lambda: rows(url, done) == [("done",)], 60, "the issue")
+                if waiter == "run":
+                    assert process.wait(30) == 0, log.read_text()
         finally:
-            client.close()
-        with workers(project, 1):
-            out, err = command.communicate(timeout=90)
-    assert command.returncode == 0, out + err
-    assert "Issue #1 written" in out, out + err
-    assert f"no progress for 8 s; enqueued its {FEEDS} unfinished fetch(es) again" in err
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                assert process.wait(20) == 0, log.read_text()
+    said = log.read_text(encoding="utf-8")
+    assert "no progress for 4 s; enqueued its" in said, said
+    assert (
+        f"{LOST} unfinished fetch(es) again" if waiter == "run" else f"({LOST} task(s);"
+    ) in said
     assert rows(url, "SELECT status, count(*) FROM slot_fetches GROUP BY status") == [
-        ("done", FEEDS)
+        ("done", LOST)
     ]
+    assert rows(url, "SELECT number, status FROM issues") == [(1, "done")]
     assert len(issue_folders(project)) == 1
 
 

@@ -50,11 +50,16 @@ def schedule(config_path: Path, standby: bool) -> None:
         log().error(f"{config_path}: --standby needs the distributed mode ([queue] broker)")
         sys.exit(EXIT_USAGE)
     take_lock = None  # the lock file beside the SQLite database
+    sweep = None
     if config.distributed or on_postgresql(config.state.url):  # the advisory lock (and in the
         # distributed mode, slots enqueued for the workers)
+        from newsletter.distributed.orchestrate import stall_seconds
+        from newsletter.distributed.scheduling import sweeper
         from newsletter.distributed.scheduling import take_lock as distributed_lock
 
         take_lock = distributed_lock(config, standby=standby)
+        if config.distributed:  # slots whose messages were lost are enqueued again
+            sweep = (sweeper(config, clock=_now), stall_seconds(config) / 2)
     try:
         # Each issue written for a schedule with send = true goes straight to its subscribers.
         deliver = deliver_after_build(config, warn=_warn, inform=log().info, clock=_now)
@@ -65,6 +70,7 @@ def schedule(config_path: Path, standby: bool) -> None:
             deliver=deliver,
             checkpoint=_test_pause(),
             take_lock=take_lock,
+            sweep=sweep,
         )
     except LockHeld as e:
         log().error(str(e))

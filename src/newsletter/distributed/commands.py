@@ -312,7 +312,7 @@ QUEUED = "queued"
 def _warn_without_workers(config: Config, warn: Echo) -> None:
     from newsletter.distributed.status import ping
 
-    if not ping(config, timeout=1.0):
+    if not ping(config, timeout=1.0, any_one=True):
         warn(
             f"no worker answers on {config.queue_name}; the slot waits in the queue until one "
             "starts ('newsletter worker')"

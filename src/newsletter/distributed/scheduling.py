@@ -131,3 +131,43 @@ def enqueue_run(
             status=queued.run.status,
         ),
     )
+
+
+def sweeper(config: Config, *, clock: Clock) -> Callable[[], int]:
+    """The daemon's periodic check in the distributed mode: enqueue again the work of every
+    slot of this newsletter that has made no progress for ``stall_seconds`` (a message lost
+    with a worker killed as it took it, or with the broker); both are idempotent. Returns the
+    tasks sent."""
+    from datetime import timedelta
+
+    from newsletter.distributed import slotstate
+    from newsletter.distributed.orchestrate import resume, stall_seconds
+
+    def sweep() -> int:
+        after = stall_seconds(config)
+        with state.connect(config.state_dir, config.state.url) as engine:
+            runs = slotstate.stalled(
+                engine, config.newsletter.name, clock() - timedelta(seconds=after)
+            )
+            if not runs:
+                return 0
+            from newsletter.distributed.app import CeleryQueue, make_app
+
+            app = make_app(config)
+            try:
+                sent = 0
+                for run in runs:
+                    tasks = resume(engine, CeleryQueue(app, config.queue_name), run)
+                    sent += tasks
+                    if tasks:
+                        log.warning(
+                            f"slot {run.slot}: no progress for {after:g} s; enqueued its "
+                            f"unfinished work again ({tasks} task(s); a worker may have died "
+                            "holding it)",
+                            extra=fields(slot=run.slot, tasks=tasks, status=run.status),
+                        )
+                return sent
+            finally:
+                app.close()
+
+    return sweep

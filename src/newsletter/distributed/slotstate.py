@@ -165,6 +165,29 @@ def _pending(conn: Connection, run_id: int, attempt: int) -> list[str]:
     )
 
 
+def stalled(engine: Engine, newsletter: str, before: datetime) -> list[SlotRun]:
+    """The newsletter's unfinished slot runs with no progress since ``before``: planned before
+    it, and no fetch of the attempt recorded after it."""
+    last = (
+        sa.select(sa.func.max(slot_fetches.c.finished_at))
+        .where(
+            slot_fetches.c.run_id == slot_runs.c.id,
+            slot_fetches.c.attempt == slot_runs.c.attempt,
+        )
+        .scalar_subquery()
+    )
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(slot_runs).where(
+                slot_runs.c.newsletter == newsletter,
+                slot_runs.c.status.in_(("fetching", "building")),
+                slot_runs.c.planned_at < before,
+                sa.or_(last.is_(None), last < before),
+            )
+        ).all()
+    return [_slot_run(row) for row in found]
+
+
 def pending_urls(engine: Engine, run_id: int, attempt: int) -> list[str]:
     """The feeds of this attempt whose fetch has not been recorded yet."""
     with engine.connect() as conn:

@@ -153,15 +153,20 @@ def fleet(config: Config, *, timeout: float = 1.0) -> Fleet | None:
     return Fleet(shown, queue, tuple(sorted(ours)), depth, in_progress(ours, queue))
 
 
-def ping(config: Config, timeout: float) -> tuple[str, ...]:
-    """The node names of ``config``'s workers that answer a ping within ``timeout``."""
+def ping(config: Config, timeout: float, *, any_one: bool = False) -> tuple[str, ...]:
+    """The node names of ``config``'s workers that answer a ping within ``timeout``; with
+    ``any_one``, as soon as the first of ours answers (a ping otherwise waits the whole
+    ``timeout`` for workers that might still answer)."""
     from newsletter.distributed.app import make_app
 
+    prefix = f"{config.newsletter.folder_slug}."
     app = make_app(config)
     try:
-        replies = app.control.ping(timeout=timeout) or []
+        replies = app.control.ping(timeout=timeout, limit=1 if any_one else None) or []
+        names = [name for reply in replies for name in reply if name.startswith(prefix)]
+        if any_one and replies and not names:  # the first was another newsletter's worker
+            replies = app.control.ping(timeout=timeout) or []
+            names = [name for reply in replies for name in reply if name.startswith(prefix)]
     finally:
         app.close()
-    prefix = f"{config.newsletter.folder_slug}."
-    names = sorted(name for reply in replies for name in reply if name.startswith(prefix))
-    return tuple(names)
+    return tuple(sorted(names))

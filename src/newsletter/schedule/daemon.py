@@ -154,6 +154,7 @@ class Daemon:
         checkpoint: Checkpoint,
         run_slot: RunSlot = execute,
         progress_every: float = PROGRESS_EVERY,
+        sweep: Sweep | None = None,
     ) -> None:
         # the distributed mode enqueues instead (see distributed/)
         self._run_slot = logging_fetch_progress(run_slot, progress_every)
@@ -165,6 +166,7 @@ class Daemon:
         self._deliver = deliver
         self._checkpoint = checkpoint
         self._schedules = {s.job_id: s for s in schedules(config)}
+        self._sweep = sweep
         self._catch_up: set[tuple[str, datetime]] = set()
         self._stopping = threading.Event()
         self._abandon = threading.Event()
@@ -193,6 +195,8 @@ class Daemon:
         a run half-way through a statement."""
         threading.Thread(target=self._check_lock, name="lock-check", daemon=True).start()
         threading.Thread(target=self._watch_signals, name="signals", daemon=True).start()
+        if self._sweep is not None:
+            threading.Thread(target=self._sweep_stalled, name="sweep", daemon=True).start()
         names = ", ".join(s.name for s in self._schedules.values()) or "none"
         log.info("scheduler started", extra=fields(schedules=names))
         for schedule in self._schedules.values():
@@ -316,6 +320,19 @@ class Daemon:
         if self._abandon.is_set() and stage not in _POINT_OF_NO_RETURN:
             raise RunAbandoned(f"abandoned at '{stage}': the scheduler is stopping")
 
+    def _sweep_stalled(self) -> None:
+        """The distributed mode's check for slots that stopped moving (``Sweep``), every
+        ``sweep_seconds``; a failure is logged and the next check tries again."""
+        assert self._sweep is not None
+        sweep, every = self._sweep
+        while not self._exited.wait(every):
+            if self._stopping.is_set():
+                return
+            try:
+                sweep()
+            except Exception as e:
+                log.warning(f"could not check for stalled slots: {type(e).__name__}: {e}")
+
     def _check_lock(self) -> None:
         every = self._config.scheduler.lease_seconds / 3
         while not self._exited.wait(every):
@@ -342,6 +359,9 @@ def _stop_signals_blocked() -> Iterator[None]:
 RunSlot = Callable[..., object]
 """How a due slot is made: ``runner.execute``'s keywords (the distributed mode enqueues)."""
 TakeLock = Callable[[], "tuple[SchedulerLock, RunSlot] | None"]
+Sweep = tuple[Callable[[], object], float]
+"""A check the daemon runs every so many seconds while it holds the lock (the distributed
+mode's re-enqueueing of stalled slots), and that interval."""
 """Takes another scheduler lock than the lock file, held, with the slot run that goes with it; None
 when told to stop while waiting for it. Called with SIGTERM/SIGINT blocked (sigwait gets them)."""
 
@@ -354,6 +374,7 @@ def serve(
     deliver: Deliver | None = None,
     checkpoint: Checkpoint = lambda _stage: None,
     take_lock: TakeLock | None = None,
+    sweep: Sweep | None = None,
 ) -> int:
     """Run the scheduler in the foreground until SIGTERM/SIGINT; raises LockHeld if another runs.
     The command chooses the lock: ``take_lock`` (PostgreSQL's), else the lock file."""
@@ -365,6 +386,7 @@ def serve(
             deliver=deliver,
             checkpoint=checkpoint,
             take_lock=take_lock,
+            sweep=sweep,
         )
 
 
@@ -376,6 +398,7 @@ def _serve(
     deliver: Deliver | None,
     checkpoint: Checkpoint,
     take_lock: TakeLock | None,
+    sweep: Sweep | None,
 ) -> int:
     engine = state.open_engine(config.state_dir, config.state.url)
     try:
@@ -399,6 +422,7 @@ def _serve(
             deliver=deliver,
             checkpoint=checkpoint,
             run_slot=run_slot,
+            sweep=sweep,
         )
         return daemon.run()
     finally:
