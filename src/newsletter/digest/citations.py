@@ -53,14 +53,22 @@ def sentence_stems(
     )
 
 
+@lru_cache(maxsize=4096)
+def _claim(sentence: str, language: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """What ``carries`` looks for of one sentence: its content stems, the stems of the names
+    past its first word, its figures (an item's sentence is checked against every article of
+    its cluster: worked out once)."""
+    words = frozenset(stems(sentence, language))
+    names = frozenset(stems(" ".join(_NAME.findall(sentence)[1:]), language))
+    return words, names, figures(sentence)
+
+
 def carries(article: Article, sentence: str, language: str = "en") -> bool:
     """Does one sentence (or the title) of ``article`` say ``sentence``: at least half of
     its content words, half of the names in it, rounded down (capitalized words past its
     first: "MutateJobService", "Driscoll"; one name alone may be put another way, "Kyiv"
     for "Ukraine") and every figure in it?"""
-    words = frozenset(stems(sentence, language))
-    names = frozenset(stems(" ".join(_NAME.findall(sentence)[1:]), language))
-    numbers = figures(sentence)
+    words, names, numbers = _claim(sentence, language)
     return any(
         len(words & own) >= SUPPORT_SHARE * len(words)
         and len(names & own) >= len(names) // 2
