@@ -174,6 +174,23 @@ def test_sigterm_abandons_a_slow_run_and_the_next_run_completes_its_slot(project
     assert json.loads((folder / "issue.json").read_text())["number"] == 1  # no number lost
 
 
+def test_a_slot_due_while_the_previous_one_is_being_made_is_made_after_it(project, spawn):
+    # Each run takes over 3 s; slots come every 2 s. The slot that comes due during the
+    # first run must wait for it, not be skipped (APScheduler's max_instances).
+    add_schedule(project, EVERY_TWO_SECONDS)
+    daemon = spawn("schedule", env={"NEWSLETTER_TEST_PAUSE_AT": "gathered:3"})
+    try:
+        finished = lambda: [r for r in runs(project) if r[2] != "running"]  # noqa: E731
+        wait_for(lambda: len(finished()) >= 2, timeout=30, what="two finished runs")
+    finally:
+        code, err = stop(daemon)
+    assert code == 0, err
+    first, second = (datetime.fromisoformat(r[0]) for r in finished()[:2])
+    assert second - first == timedelta(seconds=2), (first, second, err)
+    assert runs(project)[1][1] == "schedule"
+    assert len(issue_folders(project)) == 1  # the second slot had nothing new
+
+
 def test_status_shows_runs_next_slots_and_json(project):
     add_schedule(project, '[[schedule]]\nname = "morning"\ncron = "0 7 * * MON-FRI"\n')
     assert run_cli("run", cwd=project).returncode == 0

@@ -145,7 +145,8 @@ def sweeper(config: Config, *, clock: Clock) -> Callable[[], int]:
 
     def sweep() -> int:
         after = stall_seconds(config)
-        with state.connect(config.state_dir, config.state.url) as engine:
+        # The daemon upgraded the schema when it started: a check only reads and enqueues.
+        with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
             runs = slotstate.stalled(
                 engine, config.newsletter.name, clock() - timedelta(seconds=after)
             )

@@ -180,7 +180,11 @@ class Daemon:
             executors={"default": SlotExecutor(self._fire)},
             job_defaults={
                 "coalesce": True,
-                "max_instances": 1,
+                # One run at a time (the executor has one thread); a slot that comes due
+                # while the previous one is still being made waits for it instead of being
+                # skipped. One waits at most: a schedule faster than its runs skips, with
+                # APScheduler's warning, as it must.
+                "max_instances": 2,
                 "misfire_grace_time": settings.grace_seconds,
             },
             timezone="UTC",
