@@ -359,11 +359,14 @@ def test_run_without_workers_says_so_and_gives_up_after_wait_seconds(
     project: Path, postgres_url: str, redis_url: str
 ) -> None:
     url = fresh_database(postgres_url)
-    queue = make_distributed(project, url, redis_url, extra="wait_seconds = 2")
+    # It waits past the stall time (2 x 2 s): a build still in the queue is not lost, so it
+    # is not sent again (a fleet that is down must not collect copies).
+    queue = make_distributed(project, url, redis_url, extra="wait_seconds = 5", visibility=2)
     # In process (click's runner): the test is about the answer, not the process boundary.
     config = str(project / "newsletter.toml")
     waited = CliRunner().invoke(main, ["run", "--config", config])
     assert waited.exit_code == 1, waited.output
     assert "no worker answers on" in waited.stderr and "are workers running?" in waited.stderr
+    assert "enqueued its" not in waited.stderr
     assert queue_depth(redis_url, queue) == (1, 0)  # the build waits for a worker, not lost
     assert rows(url, "SELECT trigger, result FROM runs") == [("manual", "queued")]

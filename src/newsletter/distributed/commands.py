@@ -130,7 +130,7 @@ def run_command(
                     run.id,
                     timeout=config.queue.wait_seconds,
                     progress=_slot_progress(slot, progress),
-                    stalled=_resume_stalled(engine, queue, slot, stall_seconds(config)),
+                    stalled=_resume_stalled(config, engine, queue, slot, stall_seconds(config)),
                     stall_after=stall_seconds(config),
                 )
                 if found is None:
@@ -198,13 +198,18 @@ def _slot_progress(
 
 
 def _resume_stalled(
-    engine: Engine, queue: Queue, slot: datetime, after: float
+    config: Config, engine: Engine, queue: Queue, slot: datetime, after: float
 ) -> Callable[[SlotRun], None]:
     """``wait_for``'s stall callback: enqueue the slot's unfinished work again, with a warning
-    (a worker died holding a message the broker did not hand back, or the broker lost it)."""
+    (a worker died holding a message the broker did not hand back, or the broker lost it).
+    Not while messages still wait in the queue: then the work is not lost, only not reached
+    (no worker runs, or they are busy), and sending it again would only duplicate it."""
     from newsletter.distributed.orchestrate import resume
+    from newsletter.distributed.status import waiting
 
     def stalled(run: SlotRun) -> None:
+        if waiting(config.queue.broker or "", config.queue_name):
+            return
         sent = resume(engine, queue, run)
         if sent:
             log.warning(

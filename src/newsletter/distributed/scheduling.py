@@ -136,8 +136,9 @@ def enqueue_run(
 def sweeper(config: Config, *, clock: Clock) -> Callable[[], int]:
     """The daemon's periodic check in the distributed mode: enqueue again the work of every
     slot of this newsletter that has made no progress for ``stall_seconds`` (a message lost
-    with a worker killed as it took it, or with the broker); both are idempotent. Returns the
-    tasks sent."""
+    with a worker killed as it took it, or with the broker); both are idempotent. Nothing is
+    sent while messages wait in the queue (they are not lost, only not reached yet), so a
+    fleet that is down does not collect copies. Returns the tasks sent."""
     from datetime import timedelta
 
     from newsletter.distributed import slotstate
@@ -153,6 +154,10 @@ def sweeper(config: Config, *, clock: Clock) -> Callable[[], int]:
             if not runs:
                 return 0
             from newsletter.distributed.app import CeleryQueue, make_app
+            from newsletter.distributed.status import waiting
+
+            if waiting(config.queue.broker or "", config.queue_name):
+                return 0  # not lost, only not reached yet (no worker, or busy ones)
 
             app = make_app(config)
             try:
