@@ -178,6 +178,26 @@ def test_a_he_said_sentence_without_its_antecedent_is_not_an_item() -> None:
     assert not any(t.startswith("He ") or " He said" in t for t in texts), texts
 
 
+def test_a_quote_from_a_bare_surname_needs_the_sentence_before_it() -> None:
+    # energy-long's "\u201cApril is a placeholder,\u201d Marsh said." was an item of its own: the
+    # reader never learnt who Marsh is (Helena Marsh of Northgate Bank, paragraphs earlier).
+    from newsletter.digest.extractive import dangling
+    from newsletter.model import Sentence
+
+    def needs_before(text: str) -> bool:
+        return dangling(Sentence(text=text, article=OPEC, position=3))
+
+    assert needs_before("\u201cApril is a placeholder,\u201d Marsh said.")
+    assert needs_before('"The market will believe it when it sees the tanker data," said Marsh.')
+    assert needs_before("Kyiv must first agree to the ceasefire terms, Ushakov told reporters.")
+    # A speaker the sentence itself names, or a body, stands alone.
+    assert not needs_before(
+        "\u201cApril is a placeholder,\u201d said Helena Marsh, head of research at Northgate Bank."
+    )
+    assert not needs_before("The grid needs new lines before 2030, the regulator Ofgem said.")
+    assert not needs_before("OPEC+ will wait until April to raise output, its minister said.")
+
+
 def test_a_wire_dateline_and_a_byline_are_stripped() -> None:
     wire = article(
         "wire",

@@ -78,6 +78,12 @@ _PRONOUN_SPEAKER = re.compile(
     r"he|she)\b",
     re.IGNORECASE,
 )
+# A quotation whose speaker is one bare name ("“April is a placeholder,” Marsh said."): the
+# reader was not told who Marsh is; that is the sentence before.
+_BARE_NAME_SPEAKER = re.compile(
+    r"[,\u201d\"]\s*[A-Z][a-z]+\s+(?:said|says|added|told \w+|noted|argued|insisted|warned)"
+    r"\.?[\u201d\"]?$|[,\u201d\"]\s*(?:said|says|added) [A-Z][a-z]+\.[\u201d\"]?$"
+)
 
 
 class ExtractiveSummarizer:
@@ -262,7 +268,12 @@ def readable(sentence: Sentence) -> bool:
 def dangling(sentence: Sentence) -> bool:
     """Does the sentence only make sense after the one before it?"""
     text = sentence.text
-    return bool(_DANGLING.match(text) or _PRONOUN_SPEAKER.search(text) or leans_back(text))
+    return bool(
+        _DANGLING.match(text)
+        or _PRONOUN_SPEAKER.search(text)
+        or _BARE_NAME_SPEAKER.search(text)
+        or leans_back(text)
+    )
 
 
 def _stable_order(article: Article) -> tuple[str, str]:
