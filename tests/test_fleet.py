@@ -193,6 +193,44 @@ def test_subscribers_on_two_workers_one_killed_halfway_each_gets_one_message(
     assert f"sent {SUBSCRIBERS}, failed 0" in out
 
 
+def test_a_send_whose_messages_the_broker_lost_is_enqueued_again(
+    project: Path, postgres_url: str, redis_url: str
+) -> None:
+    """As for the slot's fetches: a batch lost with a killed worker (or the broker) must not
+    leave subscribers unsent while ``send`` waits; after twice the visibility timeout with no
+    delivery ended and nothing waiting in the queue, the issue's sending is enqueued again."""
+    import redis
+
+    url = fresh_database(postgres_url)
+    smtp = SmtpServer().start()
+    queue = make_distributed(project, url, redis_url, visibility=2)
+    config = project / "newsletter.toml"
+    text = config.read_text(encoding="utf-8").replace(
+        "[brand]\n", '[brand]\nunsubscribe_url = "https://example.org/u"\n', 1
+    )
+    text += f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
+    config.write_text(text, encoding="utf-8")
+    emails = [f"reader{i}@example.org" for i in range(10)]
+    (project / "subscribers.csv").write_text("email\n" + "".join(f"{e}\n" for e in emails))
+    assert pipeline.run(load_config(config), now=datetime.now(UTC), warn=print).status == "written"
+    try:
+        command = start_cli(project, "send", env=SECRET)
+        wait_until(lambda: queue_depth(redis_url, queue)[0] == 1, 30, "the send queued")
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert client.delete(queue) == 1  # the message is lost before any worker took it
+        finally:
+            client.close()
+        with workers(project, 1, env=SECRET):
+            out, err = command.communicate(timeout=90)
+    finally:
+        smtp.stop()
+    assert command.returncode == 0, out + err
+    assert "no delivery ended for 4 s with 10 left; enqueued the issue's sending again" in err
+    assert "sent 10, failed 0" in out
+    assert sorted(smtp.handler.per_recipient().items()) == [(e, 1) for e in sorted(emails)]
+
+
 def test_a_worker_killed_while_building_loses_nothing_another_finishes_the_issue(
     project: Path, postgres_url: str, redis_url: str
 ) -> None:

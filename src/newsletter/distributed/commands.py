@@ -250,13 +250,17 @@ def send_command(
             emit(failed_document("send", line))
         return 1
 
+    from newsletter.distributed.orchestrate import stall_seconds
+    from newsletter.distributed.status import waiting
+
     app = make_app(config)
     try:
         folder = find_issue(config, issue)
         number = load_issue(folder).number
         total = len(subscriber_keys(config))
+        queue = CeleryQueue(app, config.queue_name)
         try:
-            CeleryQueue(app, config.queue_name).send(number)
+            queue.send(number)
         except OperationalError as e:
             raise _broker_error(config, e) from e
         line = f"Issue #{number}: queued sending to {total} subscribers on {config.queue_name}"
@@ -275,6 +279,8 @@ def send_command(
                 )
             return 0
         deadline = time.monotonic() + config.queue.wait_seconds
+        stall, broker = stall_seconds(config), config.queue.broker or ""
+        seen, changed = -1, time.monotonic()
         with state.connect(config.state_dir, config.state.url) as engine:
             while True:
                 counts = ledger.counts(engine, config.newsletter.name, number)
@@ -283,9 +289,24 @@ def send_command(
                     progress(min(ended, total), total)
                 if ended >= total:
                     break
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     return failed(
                         f"issue #{number}: {ended} of {total} deliveries ended; still waiting"
+                    )
+                if ended != seen:
+                    seen, changed = ended, now
+                elif now - changed >= stall and not waiting(broker, config.queue_name):
+                    # A batch lost with a killed worker (or the broker): send the issue again.
+                    # Idempotent: every subscriber already sent is skipped, a claim held by a
+                    # live worker is waited for (see docs/scaling.md).
+                    queue.send(number)
+                    changed = now
+                    log.warning(
+                        f"issue #{number}: no delivery ended for {stall:g} s with "
+                        f"{total - ended} left; enqueued the issue's sending again "
+                        "(a worker may have died holding a batch)",
+                        extra=fields(issue=number, left=total - ended),
                     )
                 time.sleep(0.25)
             failures = ledger.failures(engine, config.newsletter.name, number)
