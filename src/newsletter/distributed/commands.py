@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
@@ -23,9 +23,6 @@ from newsletter.pipeline import RunResult, RunStatus
 from newsletter.results import failed_document, queued_document, run_document, send_document
 from newsletter.schedule import runlog
 from newsletter.store import state
-
-if TYPE_CHECKING:
-    from newsletter.distributed.work import Queue
 
 Echo = Callable[[str], None]
 Emit = Callable[[dict[str, Any]], None]  # --json: the one result document
@@ -67,7 +64,12 @@ def run_command(
     from kombu.exceptions import OperationalError
 
     from newsletter.distributed.app import CeleryQueue, make_app
-    from newsletter.distributed.orchestrate import enqueue_slot, stall_seconds, wait_for
+    from newsletter.distributed.orchestrate import (
+        enqueue_slot,
+        resume_lost,
+        stall_seconds,
+        wait_for,
+    )
 
     def failed(line: str, code: int = 1) -> int:
         error(line)
@@ -130,7 +132,7 @@ def run_command(
                     run.id,
                     timeout=config.queue.wait_seconds,
                     progress=_slot_progress(slot, progress),
-                    stalled=_resume_stalled(config, engine, queue, slot, stall_seconds(config)),
+                    stalled=lambda stuck: resume_lost(config, engine, queue, stuck),
                     stall_after=stall_seconds(config),
                 )
                 if found is None:
@@ -195,31 +197,6 @@ def _slot_progress(
             )
 
     return report
-
-
-def _resume_stalled(
-    config: Config, engine: Engine, queue: Queue, slot: datetime, after: float
-) -> Callable[[SlotRun], None]:
-    """``wait_for``'s stall callback: enqueue the slot's unfinished work again, with a warning
-    (a worker died holding a message the broker did not hand back, or the broker lost it).
-    Not while messages still wait in the queue: then the work is not lost, only not reached
-    (no worker runs, or they are busy), and sending it again would only duplicate it."""
-    from newsletter.distributed.orchestrate import resume
-    from newsletter.distributed.status import waiting
-
-    def stalled(run: SlotRun) -> None:
-        if waiting(config.queue.broker or "", config.queue_name):
-            return
-        sent = resume(engine, queue, run)
-        if sent:
-            log.warning(
-                f"slot {slot.isoformat()}: no progress for {after:g} s; enqueued its "
-                f"{'build' if run.status == 'building' else f'{sent} unfinished fetch(es)'} "
-                "again (a worker may have died holding them)",
-                extra=fields(slot=slot, tasks=sent, status=run.status),
-            )
-
-    return stalled
 
 
 def send_command(

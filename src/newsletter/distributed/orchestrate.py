@@ -10,6 +10,7 @@ has that window), would otherwise hold the issue up for good.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from sqlalchemy.engine import Engine
 from newsletter.config import Config
 from newsletter.distributed import slotstate
 from newsletter.distributed.work import Queue, enabled_feed_urls
+from newsletter.logs import fields
 from newsletter.store.state import slot_key
+
+log = logging.getLogger("newsletter.run")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,25 @@ def resume(engine: Engine, queue: Queue, run: slotstate.SlotRun) -> int:
     return len(pending)
 
 
+def resume_lost(config: Config, engine: Engine, queue: Queue, run: slotstate.SlotRun) -> int:
+    """``resume`` a stalled slot run, with one warning line, unless messages still wait in
+    the queue: then its work is not lost, only not reached yet (no worker runs, or they are
+    busy), and sending it again would only pile up copies. Returns the tasks sent."""
+    from newsletter.distributed.status import waiting
+
+    if waiting(config.queue.broker or "", config.queue_name):
+        return 0
+    sent = resume(engine, queue, run)
+    if sent:
+        what = "build" if run.status == "building" else f"{sent} unfinished fetch(es)"
+        log.warning(
+            f"slot {run.slot}: no progress for {stall_seconds(config):g} s; enqueued its "
+            f"{what} again ({sent} task(s); a worker may have died holding them)",
+            extra=fields(slot=run.slot, tasks=sent, status=run.status),
+        )
+    return sent
+
+
 def stall_seconds(config: Config) -> float:
     """How long a slot may make no progress before a waiting run re-enqueues its work: twice
     the visibility timeout, by when Redis has handed back every message a dead worker held."""
@@ -96,7 +119,7 @@ def wait_for(
     timeout: float,
     poll: float = 0.25,
     progress: Callable[[slotstate.SlotRun, dict[str, int]], None] | None = None,
-    stalled: Callable[[slotstate.SlotRun], None] | None = None,
+    stalled: Callable[[slotstate.SlotRun], object] | None = None,
     stall_after: float = float("inf"),
 ) -> slotstate.SlotRun | None:
     """Poll the shared database until the slot run has finished; None on timeout.

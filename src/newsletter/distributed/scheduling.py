@@ -134,45 +134,28 @@ def enqueue_run(
 
 
 def sweeper(config: Config, *, clock: Clock) -> Callable[[], int]:
-    """The daemon's periodic check in the distributed mode: enqueue again the work of every
-    slot of this newsletter that has made no progress for ``stall_seconds`` (a message lost
-    with a worker killed as it took it, or with the broker); both are idempotent. Nothing is
-    sent while messages wait in the queue (they are not lost, only not reached yet), so a
-    fleet that is down does not collect copies. Returns the tasks sent."""
+    """The daemon's periodic check in the distributed mode: every slot of this newsletter
+    that has made no progress for ``stall_seconds`` gets its unfinished work enqueued again
+    (``orchestrate.resume_lost``: a message lost with a worker killed as it took it, or with
+    the broker; never while messages still wait in the queue). Returns the tasks sent."""
     from datetime import timedelta
 
     from newsletter.distributed import slotstate
-    from newsletter.distributed.orchestrate import resume, stall_seconds
+    from newsletter.distributed.orchestrate import resume_lost, stall_seconds
 
     def sweep() -> int:
-        after = stall_seconds(config)
+        before = clock() - timedelta(seconds=stall_seconds(config))
         # The daemon upgraded the schema when it started: a check only reads and enqueues.
         with state.connect(config.state_dir, config.state.url, upgrade=False) as engine:
-            runs = slotstate.stalled(
-                engine, config.newsletter.name, clock() - timedelta(seconds=after)
-            )
+            runs = slotstate.stalled(engine, config.newsletter.name, before)
             if not runs:
                 return 0
             from newsletter.distributed.app import CeleryQueue, make_app
-            from newsletter.distributed.status import waiting
-
-            if waiting(config.queue.broker or "", config.queue_name):
-                return 0  # not lost, only not reached yet (no worker, or busy ones)
 
             app = make_app(config)
             try:
-                sent = 0
-                for run in runs:
-                    tasks = resume(engine, CeleryQueue(app, config.queue_name), run)
-                    sent += tasks
-                    if tasks:
-                        log.warning(
-                            f"slot {run.slot}: no progress for {after:g} s; enqueued its "
-                            f"unfinished work again ({tasks} task(s); a worker may have died "
-                            "holding it)",
-                            extra=fields(slot=run.slot, tasks=tasks, status=run.status),
-                        )
-                return sent
+                queue = CeleryQueue(app, config.queue_name)
+                return sum(resume_lost(config, engine, queue, run) for run in runs)
             finally:
                 app.close()
 
