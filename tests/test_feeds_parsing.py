@@ -3,7 +3,11 @@ links, JSON Feed, near-duplicates at scale, and the config's one-line errors."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +46,45 @@ def test_real_world_feed_files_parse_without_crashing() -> None:
             assert article.url is None or article.url.startswith(("http://", "https://")), path
         with_articles += bool(parsed.articles)
     assert with_articles > len(files) // 2
+
+
+_GUESSING_CHILD = """
+import json, sys
+from datetime import UTC, datetime
+from newsletter.sources.feeds import ParseJob, parse_feed
+
+def title(body):
+    job = ParseJob("http://x/f", "X", body, "http://x/f", "application/rss+xml",
+                   datetime(2025, 1, 1, tzinfo=UTC), 10)
+    return parse_feed(job).articles[0].title
+
+rss = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>c</title>'
+rss += '<item><title>{}</title><link>http://x/a</link></item></channel></rss>'
+plain = title(rss.format("Kyiv talks").encode())
+loaded_for_plain = "chardet" in sys.modules
+guessed = title(rss.format("Новости дня").encode("koi8-r"))
+print(json.dumps([plain, loaded_for_plain, guessed, "chardet" in sys.modules]))
+"""
+
+
+def test_the_encoding_guesser_is_loaded_only_for_a_body_no_declared_encoding_decodes(
+    tmp_path: Path,
+) -> None:
+    """feedparser asks chardet (when installed) only for a body whose declared encodings all
+    fail; loading it with feedparser cost every parsing process 11 MB. A stand-in chardet
+    that guesses KOI8-R shows the guess is still asked for, and only then."""
+    (tmp_path / "chardet.py").write_text(
+        "def detect(data):\n    return {'encoding': 'koi8-r', 'confidence': 0.9}\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), src])}
+    out = subprocess.run(
+        [sys.executable, "-c", _GUESSING_CHILD], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    plain, loaded_for_plain, guessed, loaded_at_the_end = json.loads(out.stdout)
+    assert plain == "Kyiv talks" and not loaded_for_plain
+    assert guessed == "Новости дня" and loaded_at_the_end
 
 
 def test_entry_html_becomes_plain_text_without_scripts_images_or_styles() -> None:

@@ -12,8 +12,11 @@ articles despite problems carries ``notes`` (one warning line per feed, never pe
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
+import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -118,6 +121,7 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
+_IMPORT_LOCK = threading.Lock()
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
 
@@ -143,6 +147,45 @@ def cut_entries(body: bytes, max_entries: int) -> tuple[bytes, int]:
     return body[:first_dropped] + body[last_end:], total
 
 
+def _feedparser() -> Any:
+    """feedparser, imported on first use: a process that only hands bodies to a parse worker
+    (ingest) never loads it (with urllib.request, ~4 MB).
+
+    feedparser imports chardet at its own import whenever chardet is installed (another
+    package may bring it: 11 MB of RSS for chardet 7, in every parsing process), yet asks it
+    only for a body none of whose declared encodings decodes. So chardet is kept out of that
+    import and loaded by the guess itself, the first time a body needs one: the same guesses,
+    paid for only by a day that has such a body."""
+    loaded = sys.modules.get("feedparser")
+    if loaded is not None:
+        return loaded
+    with _IMPORT_LOCK:
+        blocked = [name for name in ("cchardet", "chardet") if name not in sys.modules]
+        for name in blocked:
+            sys.modules[name] = None  # type: ignore[assignment]  # "import chardet" fails
+        try:
+            import feedparser
+            import feedparser.encodings
+        finally:
+            for name in blocked:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
+        feedparser.encodings.lazy_chardet_encoding = _guessed_encoding
+    return feedparser
+
+
+def _guessed_encoding(data: bytes) -> str:
+    """chardet's guess (cchardet's first, as feedparser prefers it), or "" when neither is
+    installed: feedparser then goes on to UTF-8, windows-1252 and iso-8859-2, as it would."""
+    for name in ("cchardet", "chardet"):
+        try:
+            detector = importlib.import_module(name)
+        except ImportError:
+            continue
+        return str(detector.detect(data).get("encoding") or "")
+    return ""
+
+
 def _parse_xml(job: ParseJob) -> ParsedFeed:
     # A file: feed has no content type. application/xml tells feedparser to take the
     # encoding from the XML declaration (UTF-8 without one); text/xml would mean us-ascii
@@ -154,11 +197,7 @@ def _parse_xml(job: ParseJob) -> ParsedFeed:
     body, tags = cut_entries(job.body, job.max_entries)
     # resolve_relative_uris=False: feedparser would parse every entry's HTML a second time
     # (superlinear on nested tags) to rewrite links we never use; we keep text only.
-    # Imported here: a process that only hands bodies to a parse worker (ingest) never loads
-    # feedparser (with chardet and urllib.request, ~10 MB).
-    import feedparser
-
-    parsed = feedparser.parse(
+    parsed = _feedparser().parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     version = parsed.get("version")
