@@ -198,6 +198,52 @@ def test_a_quote_from_a_bare_surname_needs_the_sentence_before_it() -> None:
     assert not needs_before("OPEC+ will wait until April to raise output, its minister said.")
 
 
+def test_advice_and_a_standfirst_that_name_nothing_are_not_items() -> None:
+    # The tech newsletter's "Money and markets" carried Google Alerts' "Investors looking to
+    # take advantage of cash heavy shares, ..." and "Platforms" a Guardian standfirst that
+    # never names Facebook: neither tells the reader who or what.
+    alerts = article(
+        "alerts",
+        "Cash flow stocks: Brent crude producers",
+        "Investors looking to take advantage of cash heavy oil shares, they might look first "
+        "to the cash flow of a crude producer, and how fast that is growing.\n"
+        "Shell raised its dividend by 4% on Thursday after crude oil prices climbed.",
+        "Google Alerts",
+    )
+    guardian = article(
+        "standfirst",
+        "Regulator blocks solar panel adverts",
+        "Watchdog blocks rooftop solar panel adverts as they are \u2018frequently associated "
+        "with misleading or deceptive promotional practices\u2019\n"
+        "The Advertising Standards Authority ruled against Sunbright Panels on Tuesday.",
+        "The Guardian",
+    )
+    texts = [i.text for _, i in shown(digest_of([alerts, guardian, OPEC, SOLAR, GRID]))]
+    assert not any("Investors looking" in t or "Watchdog blocks" in t for t in texts), texts
+    # The specific sentences beside them still are.
+    assert any("Shell raised its dividend" in t for t in texts)
+    assert any("Sunbright" in t for t in texts)
+
+
+def test_a_sentence_naming_its_subject_only_first_is_kept_when_that_is_a_name() -> None:
+    from newsletter.digest.extractive import names_something
+    from newsletter.model import Sentence
+
+    gazprom = article(
+        "gazprom",
+        "Gas prices",
+        "Gazprom raised gas prices sharply.\nAnalysts said the move by Gazprom was expected.",
+        "Petro Daily",
+    )
+    assert names_something(Sentence(gazprom.text.splitlines()[0], gazprom, 0))
+    # Named only at the start, nowhere else in the article: a capitalized keyword counts.
+    kyiv = article("kyiv", "Talks", "Ukraine said the proposal must respect its borders.", "X")
+    assert names_something(Sentence(kyiv.text, kyiv, 0), frozenset({"Ukraine"}))
+    assert not names_something(Sentence(kyiv.text, kyiv, 0))
+    generic = article("generic", "Storage", "Storage projects are expected to be hit hardest.", "X")
+    assert not names_something(Sentence(generic.text, generic, 0))
+
+
 def test_a_wire_dateline_and_a_byline_are_stripped() -> None:
     wire = article(
         "wire",

@@ -59,7 +59,13 @@ MIN_WORDS = 6
 MIN_ARTICLES_FOR_LEAD = 4  # on a smaller day the sections keep every story; no lead
 MAX_PAIR_WORDS = 60
 _ENDINGS = ".!?\"'\u201d\u2019)"
+# A closing quote ends a sentence only after its own stop ("... he said, “it is over.”");
+# "... as they are 'frequently associated with misleading practices'" (a standfirst) is not.
+_CLOSING_QUOTES = "\"'\u201d\u2019"
 _CAPITALIZED = re.compile(r"\b[A-Z][\w'\u2019-]+")
+_DIGIT = re.compile(r"\d")
+_WORD_TOKEN = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_POSSESSIVE = re.compile(r"['\u2019]s?$")
 # A sentence that leans on the one before it.
 _DANGLING = re.compile(
     r"^(?:(?:he|she|they|it|his|her|their|its|this|these|those|but|and|however|yet|instead|"
@@ -169,13 +175,14 @@ def candidates_of(
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     configured = [section_terms(s, language) for s in sections]
     titles = frozenset(w for s in sections for w in stems(s.title, language))
+    names = frozenset(w for s in sections for k in s.keywords for w in k.split() if w[:1].isupper())
     profiles, fits = adapt_scored(configured, list(tokens.values()), learn)
     fit_of = dict(zip(tokens, fits, strict=True))
     candidates = []
     for sentences in split:
         scores = [fit_of[id(s)] for s in sentences]
         for i, sentence in enumerate(sentences):
-            if _placed_nowhere(scores, i) or not readable(sentence):
+            if _placed_nowhere(scores, i) or not readable(sentence, names):
                 continue
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
@@ -184,7 +191,7 @@ def candidates_of(
                 if (
                     before is None
                     or before.position != sentence.position - 1
-                    or not readable(before)
+                    or not readable(before, names)
                     or leans(before, titles)
                     or not names_a_person(before.text, sentence.text)
                 ):
@@ -249,20 +256,46 @@ def _on_subject(words: Sequence[str], topic: frozenset[str], profiles: Sequence[
     return any(p.hits(words, rest) for p in profiles)
 
 
-def readable(sentence: Sentence) -> bool:
+def readable(sentence: Sentence, names: frozenset[str] = frozenset()) -> bool:
     """A complete sentence: long enough, properly ended, not a question, not boilerplate,
-    a fragment, a blog's first person or marketing copy."""
+    a fragment, a blog's first person or marketing copy, and naming something
+    (``names_something``)."""
     text = sentence.text
     return (
         len(text.split()) >= MIN_WORDS
         and text[-1:] in _ENDINGS
+        and (text[-1:] not in _CLOSING_QUOTES or text[-2:-1] in ".!?")
         and "?" not in text[-3:]
         and not is_fragment(text)
         and not is_boilerplate(text)
         and not first_person(text)
         and not is_promotional(text)
         and not house_notice(text, sentence.article.outlet)
+        and names_something(sentence, names)
     )
+
+
+def names_something(sentence: Sentence, names: frozenset[str] = frozenset()) -> bool:
+    """Does the sentence carry a specific a reader can place: a figure or a date, or a name
+    (a capitalized word past the first; a first word the article itself capitalizes
+    mid-sentence, "Gazprom raised ...", or that the config's keywords spell capitalized,
+    ``names``: "Ukraine said ...")? A sentence with none ("Investors looking to take
+    advantage of cash heavy shares, they might look first to the cash flow of a company",
+    "Battery storage projects, which make up the largest share of the queue, ...") is advice,
+    or leans on a story told before it."""
+    text = sentence.text
+    if _DIGIT.search(text):
+        return True
+    words = _WORD_TOKEN.findall(text)
+    if not words:
+        return False
+    if any(w[0].isupper() and w != "I" for w in words[1:]):
+        return True
+    first = _POSSESSIVE.sub("", words[0])
+    if first in names or any(c.isupper() for c in first[1:]):
+        return True  # Ukraine (a keyword); NATO, iPhone, McKinsey
+    mid_sentence = re.compile(rf"(?<=[a-z,;:] ){re.escape(first)}\b")
+    return bool(mid_sentence.search(sentence.article.text))
 
 
 def dangling(sentence: Sentence) -> bool:
