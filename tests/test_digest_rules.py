@@ -244,6 +244,38 @@ def test_a_sentence_naming_its_subject_only_first_is_kept_when_that_is_a_name() 
     assert not names_something(Sentence(generic.text, generic, 0))
 
 
+def test_each_kind_of_pitch_and_back_reference_is_still_caught() -> None:
+    # The regexes run only on sentences holding one of their literal cores (for speed): each
+    # kind they catch, in any case, must still be caught.
+    from newsletter.digest.cleaning import is_promotional, leans_back
+
+    pitches = [
+        "Alright BlackBerry fans, the new phone ships in March.",
+        "OK, the update reaches every Pixel owner this week.",
+        "So the price of the Model 3 drops to $35,000.",
+        "What sets the Acme X1 apart is its 40-hour battery.",
+        "For a cloud database, look no further than Acme DB.",
+        "Acme ships a BEST-IN-CLASS camera with the X1.",
+        "The X1's battery is a game-changer for Acme.",
+        "The wait is over: Acme's X1 ships in March.",
+        "Acme is thrilled to announce the X1, which ships in March.",
+        "Stay tuned for Acme's keynote on March 3.",
+        "Acme says the time has come for 5G phones.",
+        "If your phone is an X1, the update reaches it on March 3.",
+    ]
+    assert [p for p in pitches if not is_promotional(p)] == []
+    reports = [
+        "Gazprom raised gas prices by 4% on Thursday.",
+        "Acme's X1 ships in March with a 40-hour battery, the company said.",
+        "So-called green bonds raised $2 billion for Orsted on Thursday.",
+    ]
+    assert [r for r in reports if is_promotional(r)] == []
+    assert leans_back("Officials said the two sides would meet again in Geneva.")
+    assert leans_back("Officials from BOTH COUNTRIES met in Geneva on Sunday.")
+    assert leans_back("However, Kyiv rejected the plan on Friday.")
+    assert not leans_back("Ukraine and Russia both sent delegations to Geneva on Sunday.")
+
+
 def test_a_wire_dateline_and_a_byline_are_stripped() -> None:
     wire = article(
         "wire",

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from newsletter.digest.lexicon import fold
 from newsletter.model import Article
 
 _DATELINE = re.compile(
@@ -94,11 +95,17 @@ _NOT_ALONE = re.compile(
     r"company's)\b)"
     r"|^[^.,;]{0,40}\breported (?:this|it|the news)\b"
     r"|^(?:in other words|in short|in fact|for example|for instance|on the other hand|"
-    r"as a result|by contrast|in addition|at the same time|that said|even so|after all)\b"
-    r"|\bthe two (?:men|sides|leaders|women|companies|countries|governments|firms)\b"
+    r"as a result|by contrast|in addition|at the same time|that said|even so|after all)\b",
+    re.IGNORECASE,
+)
+# ... and anywhere in the sentence; searched only when the folded text holds a core
+# (the regex costs some 20 us a sentence, the substring tests about 1 us).
+_NOT_ALONE_ANYWHERE = re.compile(
+    r"\bthe two (?:men|sides|leaders|women|companies|countries|governments|firms)\b"
     r"|\bboth (?:companies|countries|governments|firms)\b",
     re.IGNORECASE,
 )
+_NOT_ALONE_CORES = ("the two ", "both ")
 _WORD = re.compile(r"\w+")
 _FIRST_PERSON = re.compile(
     r"^(?:[^,.]{0,40}, )?(?:today,? )?(?:we|we're|we've|we'll|our|us|i|i'm|i've|my)\b", re.I
@@ -144,15 +151,29 @@ _PITCH = re.compile(
 )
 
 
+# Every text _PITCH matches, folded (lexicon.fold), starts with one of these or holds one.
+_PITCH_STARTS = ("alright", "all right", "ok", "hey", "well", "so", "what ")
+_PITCH_CORES = (
+    "the time has come", "look no further", "best-in-class", "game", "the wait is over",
+    "excited to ", "thrilled to ", "proud to ", "delighted to ", "stay tuned",
+)  # fmt: skip
+
+
 def is_promotional(text: str) -> bool:
     """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you", the
-    writer as "I" or "we" (outside a quotation), an exclamation, or a pitch."""
+    writer as "I" or "we" (outside a quotation), an exclamation, or a pitch. The regexes run
+    only on a sentence holding one of their literal cores (they cost some 50 us a sentence,
+    the substring tests a few)."""
+    folded = fold(text)
     unquoted = _QUOTED.sub(" ", text)
     return bool(
-        _SECOND_PERSON.search(unquoted)
+        ("you" in folded and _SECOND_PERSON.search(unquoted))
         or _FIRST_PERSON_SINGULAR.search(unquoted)
         or unquoted.rstrip().endswith("!")
-        or _PITCH.search(text)
+        or (
+            (folded.startswith(_PITCH_STARTS) or any(c in folded for c in _PITCH_CORES))
+            and _PITCH.search(text)
+        )
     )
 
 
@@ -197,7 +218,12 @@ def is_fragment(text: str) -> bool:
 
 def leans_back(text: str) -> bool:
     """Does the sentence need one before it to be understood?"""
-    return bool(_NOT_ALONE.search(text))
+    if _NOT_ALONE.match(text):
+        return True
+    folded = fold(text)
+    return any(core in folded for core in _NOT_ALONE_CORES) and bool(
+        _NOT_ALONE_ANYWHERE.search(text)
+    )
 
 
 def first_person(text: str) -> bool:
