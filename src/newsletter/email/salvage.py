@@ -15,10 +15,9 @@ from dataclasses import replace
 
 from newsletter.config import Config
 from newsletter.email.render import RenderedIssue, Templates, render_issue
-from newsletter.errors import TemplateError
+from newsletter.errors import TemplateError, Warn
 from newsletter.model import Issue, Item, Section, Source
 
-Warn = Callable[[str], None]
 MAX_RENDERS = 64
 
 
