@@ -276,6 +276,17 @@ def test_each_kind_of_pitch_and_back_reference_is_still_caught() -> None:
     assert not leans_back("Ukraine and Russia both sent delegations to Geneva on Sunday.")
 
 
+def test_a_video_description_calling_the_reader_to_act_is_not_an_item() -> None:
+    # YouTube's feed in ../shared put these under "Platforms" in the tech newsletter.
+    from newsletter.digest.cleaning import is_boilerplate
+
+    assert is_boilerplate("Talk to Google to get answers, find stuff nearby, and get things done.")
+    assert is_boilerplate("Learn how she uses Google+ Photos.")
+    assert is_boilerplate("Watch the full keynote from Google I/O on YouTube.")
+    assert not is_boilerplate("Watchdog Ofcom fined the broadcaster 2 million pounds.")
+    assert not is_boilerplate("Talks between Kyiv and Washington resumed in Geneva.")
+
+
 def test_a_wire_dateline_and_a_byline_are_stripped() -> None:
     wire = article(
         "wire",

@@ -38,7 +38,8 @@ _BOILERPLATE = re.compile(
     r"submitted by|\[link\]|\[\d+ comments\]|\bsign up\b|contact us|unsubscribe|"
     r"all rights reserved|continue reading|\bforum\b|\bfollow us\b|\bclick through\b|"
     r"^(?:check out|see|visit|learn more|find out|register|join us|don't miss|get started|"
-    r"please|head over|download|try it|take a look|give it a try|go to)\b",
+    r"please|head over|download|try it|take a look|give it a try|go to|learn how|talk to|"
+    r"discover|explore|watch|listen to|tune in)\b",
     re.IGNORECASE,
 )
 # Every alternative of _BOILERPLATE holds one of these (lower-cased), or starts with one.
@@ -77,6 +78,13 @@ _BOILERPLATE_STARTS = (
     "take a look",
     "give it a try",
     "go to",
+    "learn how",
+    "talk to",
+    "discover",
+    "explore",
+    "watch",
+    "listen to",
+    "tune in",
 )
 _FRAGMENT = re.compile(
     r"(?:\.\.\.|\u2026|\[\.\.\.\]|\[\u2026\])\W*$|^\s*[-\u2013\u2014\u2022*\u00b7\u25aa>]\s?"
