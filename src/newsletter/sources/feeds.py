@@ -186,6 +186,18 @@ def _guessed_encoding(data: bytes) -> str:
     return ""
 
 
+def _declaration_first(body: bytes) -> bytes:
+    """The body without the blank lines some servers send before the XML declaration (a
+    WordPress plugin's stray newline; TechCrunch's and YouTube's feeds in ../shared): XML
+    forbids anything before it, so feedparser reported "XML or text declaration not at
+    start of entity" on every run for a feed whose entries it read in full."""
+    if body[:1].isspace():
+        stripped = body.lstrip()
+        if stripped.startswith(b"<?xml"):
+            return stripped
+    return body
+
+
 def _parse_xml(job: ParseJob) -> ParsedFeed:
     # A file: feed has no content type. application/xml tells feedparser to take the
     # encoding from the XML declaration (UTF-8 without one); text/xml would mean us-ascii
@@ -194,7 +206,7 @@ def _parse_xml(job: ParseJob) -> ParsedFeed:
         "content-location": job.base_url,
         "content-type": job.content_type or "application/xml",
     }
-    body, tags = cut_entries(job.body, job.max_entries)
+    body, tags = cut_entries(_declaration_first(job.body), job.max_entries)
     # resolve_relative_uris=False: feedparser would parse every entry's HTML a second time
     # (superlinear on nested tags) to rewrite links we never use; we keep text only.
     parsed = _feedparser().parse(
