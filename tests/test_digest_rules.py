@@ -242,6 +242,11 @@ def test_a_sentence_naming_its_subject_only_first_is_kept_when_that_is_a_name() 
     assert not names_something(Sentence(kyiv.text, kyiv, 0))
     generic = article("generic", "Storage", "Storage projects are expected to be hit hardest.", "X")
     assert not names_something(Sentence(generic.text, generic, 0))
+    # A script without capitals cannot be judged by them: the rule stays out of its way.
+    chinese = article(
+        "zh", "\u5149\u4f0f", "\u5149\u4f0f\u7ec4\u4ef6\u4ef7\u683c\u4e0b\u964d\u3002", "X"
+    )
+    assert names_something(Sentence(chinese.text, chinese, 0))
 
 
 def test_each_kind_of_pitch_and_back_reference_is_still_caught() -> None:

@@ -289,6 +289,8 @@ def names_something(sentence: Sentence, names: frozenset[str] = frozenset()) -> 
     words = _WORD_TOKEN.findall(text)
     if not words:
         return False
+    if not (words[0][0].isupper() or words[0][0].islower()):
+        return True  # a script without capitals (Chinese, Arabic, ...): no way to tell
     if any(w[0].isupper() and w != "I" for w in words[1:]):
         return True
     first = _POSSESSIVE.sub("", words[0])
