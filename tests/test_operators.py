@@ -85,3 +85,28 @@ def test_an_empty_state_database_is_refused_not_reinitialised(project: Path) -> 
     assert "StateError" not in line
     assert db.stat().st_size == 0
     assert _folders(project) == []
+
+
+def test_a_day_without_new_articles_says_whether_anything_was_published_before(
+    project: Path,
+) -> None:
+    """Before any issue: the sources brought nothing; after one: nothing new since it."""
+    seeds = list((project / "seeds").iterdir())
+    moved = {seed: seed.read_bytes() for seed in seeds}
+    for seed in seeds:
+        seed.unlink()
+    empty = project / "empty.xml"
+    empty.write_text('<rss version="2.0"><channel><title>Quiet</title></channel></rss>')
+    with (project / "newsletter.toml").open("a") as f:
+        f.write(f'\n[[feeds]]\nname = "Quiet"\nurl = "{empty}"\n')
+    first = run_cli("run", cwd=project)
+    assert first.returncode == 0, first.stderr
+    assert "the sources brought no article" in first.stdout
+    assert "already published" not in first.stdout
+
+    for seed, body in moved.items():
+        seed.write_bytes(body)
+    assert run_cli("run", "--date", "2026-01-05", cwd=project).returncode == 0
+    again = run_cli("run", "--date", "2026-01-06", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert "nothing new since the last issue" in again.stdout

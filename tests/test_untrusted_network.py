@@ -301,6 +301,36 @@ def test_an_https_feed_never_follows_or_records_a_move_to_http(
     assert server.requests_to("/feed.xml") == []
 
 
+def test_certificates_are_checked_on_https_in_a_run_of_http_feeds(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    """Plain-http feeds are fetched without building a TLS context; an https feed beside
+    them, and an http feed that redirects to https, still get their certificate checked
+    (here self-signed: refused) and the http feed still arrives."""
+    from smtp_server import self_signed_certificate, server_tls
+
+    cert, key = self_signed_certificate(tmp_path)
+    server.routes["/plain.xml"] = Route(rss(("Plan", TEASER, "http://a.example/1")))
+    with serving(tls=server_tls(cert, key)) as secure:
+        secure.routes["/feed.xml"] = Route(rss(("Plan", TEASER, "http://a.example/2")))
+        server.routes["/moved.xml"] = Route(
+            status=301, headers={"Location": secure.url("/feed.xml")}
+        )
+        limits = FetchLimits(timeout=2, allow_private_networks=True)
+        plain, direct, moved = HttpFetcher(limits).fetch_all(
+            [
+                FetchRequest(server.url("/plain.xml")),
+                FetchRequest(secure.url("/feed.xml")),
+                FetchRequest(server.url("/moved.xml")),
+            ]
+        )
+    assert plain.ok and plain.body
+    for result in (direct, moved):
+        assert result.body is None and result.error is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in result.error, result.error
+    assert secure.requests_to("/feed.xml") == []  # no request got through the handshake
+
+
 PROBE = r"""
 import json, resource, sys
 from newsletter.sources.fetch import FetchLimits, FetchRequest, HttpFetcher

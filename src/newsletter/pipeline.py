@@ -375,7 +375,7 @@ def _why_nothing(config: Config, engine: Engine, except_slot: str) -> str:
     has_seeds = config.seeds_dir.is_dir() and any(config.seeds_dir.glob("*.*"))
     if not config.feeds and not has_seeds:  # a new project
         return f"nothing to read yet: add .txt or .md files to {config.seeds_dir} or [[feeds]]"
-    if state.published_article_ids(engine, config.newsletter.name, except_slot=except_slot):
+    if state.has_published(engine, config.newsletter.name, except_slot=except_slot):
         return "nothing new since the last issue: every article was already published"
     age = config.fetch.max_age_days
     limit = f"entries older than [fetch] max_age_days = {age} are left out, " if age else ""

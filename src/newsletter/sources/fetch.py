@@ -22,8 +22,9 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -175,9 +176,14 @@ class HttpFetcher:
         from newsletter.sources.resolve import proxied, unresolved
 
         hosts: dict[int, str] = {}
+        proxies = getproxies()
         for i in indexes:
             parts = urlsplit(requests[i].url)
-            if requests[i].trusted and parts.hostname and not proxied(parts.scheme, parts.hostname):
+            if (
+                requests[i].trusted
+                and parts.hostname
+                and not proxied(parts.scheme, parts.hostname, proxies)
+            ):
                 hosts[i] = parts.hostname
         failed = unresolved(hosts.values(), self.resolver, self.limits.dns_timeout)
         if not failed:
@@ -211,21 +217,12 @@ class HttpFetcher:
             },
             "follow_redirects": False,
         }
-        # One TLS context for both clients (building one loads the CA bundle: tens of ms).
-        verify = self.verify
-        if isinstance(verify, bool) and verify and not limits.allow_private_networks:
-            verify = httpx.create_ssl_context(verify=verify)
-        async with contextlib.AsyncExitStack() as stack:
-            plain = await stack.enter_async_context(
-                httpx.AsyncClient(limits=pool, verify=verify, **options)  # type: ignore[arg-type]
-            )
-            guarded = plain
-            if not limits.allow_private_networks:
-                transport = GuardedTransport(self.resolver, verify, pool)
-                guarded = await stack.enter_async_context(
-                    httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
-                )
-            clients = _Clients(plain, guarded)
+        # A TLS context is built on the first https URL, then shared by every client.
+        verify: ssl.SSLContext | bool | _LazyContext = self.verify
+        if verify is True:
+            verify = _LazyContext()
+        guard = None if limits.allow_private_networks else (self.resolver, pool)
+        async with _Clients(pool, options, verify, guard) as clients:
             jobs = (self._reported(clients, gate, requests[i], i, on_result) for i in indexes)
             return list(await asyncio.gather(*jobs))
 
@@ -344,10 +341,67 @@ class HttpFetcher:
         return b"".join(chunks)
 
 
-@dataclass(frozen=True)
+class _LazyContext:
+    """The TLS context, built when first asked for (loading the CA bundle takes 15-80 ms: a
+    run of plain-http feeds never pays it)."""
+
+    def __init__(self) -> None:
+        self._context: ssl.SSLContext | None = None
+
+    def get(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = httpx.create_ssl_context()
+        return self._context
+
+
 class _Clients:
-    plain: httpx.AsyncClient  # for the operator's own URLs, as written
-    guarded: httpx.AsyncClient  # for URLs from feed content and every redirect target
+    """The httpx clients of one ``fetch_all``: ``plain`` for the operator's own URLs as
+    written, ``guarded`` (through the private-network guard; ``guard`` None: not used) for
+    everything else. Each comes in two kinds, for http and with TLS, built on first use: an
+    http-only run never builds the TLS context (``_LazyContext``), and an http URL never
+    uses a client that would speak TLS without checking the certificate. A proxy from the
+    environment may itself be https, so with one set every request takes the TLS kind."""
+
+    def __init__(
+        self,
+        pool: httpx.Limits,
+        options: dict[str, Any],
+        verify: ssl.SSLContext | bool | _LazyContext,
+        guard: tuple[Resolver, httpx.Limits] | None,
+    ) -> None:
+        self._pool, self._options, self._verify, self._guard = pool, options, verify, guard
+        self._made: dict[tuple[bool, bool], httpx.AsyncClient] = {}
+        self._proxied = bool(getproxies())
+
+    def client(self, url: str, guarded: bool) -> httpx.AsyncClient:
+        tls = self._proxied or url[:5].lower() != "http:"
+        guarded = guarded and self._guard is not None
+        key = (guarded, tls)
+        made = self._made.get(key)
+        if made is None:  # no await before it is stored: one client per kind
+            made = self._made[key] = self._make(guarded, tls)
+        return made
+
+    def _make(self, guarded: bool, tls: bool) -> httpx.AsyncClient:
+        verify: ssl.SSLContext | bool
+        if not tls:
+            verify = False  # never speaks TLS (http URLs only, no proxy): loads no CA bundle
+        elif isinstance(self._verify, _LazyContext):
+            verify = self._verify.get()
+        else:
+            verify = self._verify
+        if guarded and self._guard is not None:
+            resolver, pool = self._guard
+            transport = GuardedTransport(resolver, verify, pool)
+            return httpx.AsyncClient(transport=transport, **self._options)
+        return httpx.AsyncClient(limits=self._pool, verify=verify, **self._options)
+
+    async def __aenter__(self) -> _Clients:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for made in self._made.values():
+            await made.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -356,7 +410,7 @@ async def _opened(
 ) -> AsyncIterator[httpx.Response]:
     """One GET, streamed: a trusted request's own URL as written, anything else (a redirect
     target is never trusted: ``hop`` > 0) through the private-network guard."""
-    client = clients.plain if trusted and hop == 0 else clients.guarded
+    client = clients.client(url, guarded=not (trusted and hop == 0))
     try:
         async with client.stream("GET", url, headers=headers) as response:
             yield response

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.request import getproxies, proxy_bypass
 
 from newsletter.sources.netguard import Resolver
@@ -22,9 +22,11 @@ DNS_TIMEOUT = 2.0
 MAX_THREADS = 16
 
 
-def proxied(scheme: str, host: str) -> bool:
-    """True when httpx (trust_env) would reach ``host`` through a proxy from the environment."""
-    proxies = getproxies()
+def proxied(scheme: str, host: str, proxies: Mapping[str, str] | None = None) -> bool:
+    """True when httpx (trust_env) would reach ``host`` through a proxy from the environment
+    (``proxies``: ``urllib.request.getproxies()``, read once by a caller asking for many
+    hosts: it scans the whole environment each time)."""
+    proxies = getproxies() if proxies is None else proxies
     if not (proxies.get(scheme) or proxies.get("all")):
         return False
     return not proxy_bypass(host)

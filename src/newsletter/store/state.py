@@ -497,16 +497,26 @@ def release_issue(
         conn.execute(issues.update().where(mine).values(**values))
 
 
+def _published(newsletter: str, except_slot: str) -> sa.Select[tuple[str]]:
+    return (
+        sa.select(issue_articles.c.article_id)
+        .join(issues, issues.c.id == issue_articles.c.issue_id)
+        .where(
+            issues.c.newsletter == newsletter,
+            issues.c.status == "done",
+            issues.c.slot != except_slot,
+        )
+    )
+
+
 def published_article_ids(engine: Engine, newsletter: str, *, except_slot: str) -> set[str]:
     """Ids of articles published in a finished issue of ``newsletter`` for another slot."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(issue_articles.c.article_id)
-            .join(issues, issues.c.id == issue_articles.c.issue_id)
-            .where(
-                issues.c.newsletter == newsletter,
-                issues.c.status == "done",
-                issues.c.slot != except_slot,
-            )
-        )
-        return {row.article_id for row in rows}
+        return {row.article_id for row in conn.execute(_published(newsletter, except_slot))}
+
+
+def has_published(engine: Engine, newsletter: str, *, except_slot: str) -> bool:
+    """Whether any article was published in a finished issue of ``newsletter`` for another
+    slot (one row read, not every id ever published)."""
+    with engine.connect() as conn:
+        return conn.execute(_published(newsletter, except_slot).limit(1)).first() is not None
