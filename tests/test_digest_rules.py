@@ -198,6 +198,43 @@ def test_a_quote_from_a_bare_surname_needs_the_sentence_before_it() -> None:
     assert not needs_before("OPEC+ will wait until April to raise output, its minister said.")
 
 
+def test_an_untold_event_or_an_unnamed_source_needs_the_sentence_before_it() -> None:
+    # energy's "Brent crude rose 1.8% to $74.30 a barrel after the decision." (which
+    # decision?) and energy-long's "A severe storm ... would still leave the grid short of
+    # power, the operator's own scenarios show." (which operator?) were items of their own.
+    from newsletter.digest.extractive import dangling
+    from newsletter.model import Sentence
+
+    def needs_before(text: str) -> bool:
+        return dangling(Sentence(text=text, article=OPEC, position=3))
+
+    assert needs_before("Brent crude rose 1.8% to $74.30 a barrel after the decision.")
+    assert needs_before("Shares fell 4% following the announcement, and bonds rallied.")
+    assert needs_before(
+        "A severe storm on the scale of 2021 would still leave the grid short of power, "
+        "the operator's own scenarios show."
+    )
+    assert needs_before("Output will fall by a third next year, the company said on Friday.")
+    # The event or the source named in the sentence itself: it stands alone.
+    assert not needs_before("Brent crude rose 1.8% after the decision by OPEC+ to wait.")
+    assert not needs_before("Brent crude rose 1.8% after the decision was announced.")
+    assert not needs_before(
+        "A fire shut the Baytown refinery in Texas on Wednesday night, the operator said."
+    )
+
+    # In a digest: the item carries the sentence before, or leaves it out.
+    untold = article(
+        "brent",
+        "OPEC+ extends output cuts into the first quarter",
+        "OPEC+ agreed on Thursday to extend its voluntary oil output cuts until the end of "
+        "March.\nBrent crude rose 1.8% to $74.30 a barrel after the decision.",
+        "Petro Daily",
+    )
+    for _, item in shown(digest_of([untold, SOLAR, GRID])):
+        if "after the decision" in item.text:
+            assert item.text.startswith("OPEC+ agreed"), item.text
+
+
 def test_advice_and_a_standfirst_that_name_nothing_are_not_items() -> None:
     # The tech newsletter's "Money and markets" carried Google Alerts' "Investors looking to
     # take advantage of cash heavy shares, ..." and "Platforms" a Guardian standfirst that

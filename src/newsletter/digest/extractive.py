@@ -91,6 +91,24 @@ _BARE_NAME_SPEAKER = re.compile(
     r"\.?[\u201d\"]?$|[,\u201d\"]\s*(?:said|says|added) [A-Z][a-z]+\.[\u201d\"]?$"
 )
 
+# An event named only as "the decision", nothing after it saying which ("Brent crude rose
+# 1.8% after the decision."): the decision is the sentence before.
+_BARE_EVENT = re.compile(
+    r"\b(?:after|following|since|despite|before|over) the (?:decision|move|announcement|vote|"
+    r"meeting|remarks|statement|ruling|talks|agreement|deal)(?=[.,;:!]|$| (?:and|but)\b)",
+    re.IGNORECASE,
+)
+# An attribution, at the end, to a bare role ("..., the operator's own scenarios show.",
+# "..., the company said."): which operator is the sentence before's to say, unless this one
+# names someone ("A fire shut the Baytown refinery in Texas, the operator said.").
+_ROLE_SOURCE = re.compile(
+    r",\s+(?:the|its) (?:operator|company|firm|group|agency|ministry|regulator|department|"
+    r"utility|government|bank|official|officials|spokesman|spokeswoman|spokesperson)"
+    r"(?:['\u2019]s(?: own)? \w+)? (?:said|says|show|shows|showed|added|estimates?|estimated)"
+    r"\b[^,]*$",
+    re.IGNORECASE,
+)
+
 
 class ExtractiveSummarizer:
     """The default summarizer: no network, no model; settings from ``[summary]``."""
@@ -283,9 +301,12 @@ def names_something(sentence: Sentence, names: frozenset[str] = frozenset()) -> 
     advantage of cash heavy shares, they might look first to the cash flow of a company",
     "Battery storage projects, which make up the largest share of the queue, ...") is advice,
     or leans on a story told before it."""
+    return bool(_DIGIT.search(sentence.text)) or names_someone(sentence, names)
+
+
+def names_someone(sentence: Sentence, names: frozenset[str] = frozenset()) -> bool:
+    """Does the sentence hold a name (see ``names_something``)?"""
     text = sentence.text
-    if _DIGIT.search(text):
-        return True
     words = _WORD_TOKEN.findall(text)
     if not words:
         return False
@@ -308,6 +329,8 @@ def dangling(sentence: Sentence) -> bool:
         or _PRONOUN_SPEAKER.search(text)
         or _BARE_NAME_SPEAKER.search(text)
         or leans_back(text)
+        or _BARE_EVENT.search(text)
+        or (_ROLE_SOURCE.search(text) and not names_someone(sentence))
     )
 
 
