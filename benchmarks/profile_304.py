@@ -1,10 +1,13 @@
 """cProfile of the all-304 re-run: where a day on which every feed answers 304 spends its CPU.
 
     python benchmarks/profile_304.py [--feeds 200] [--entries 50] [--top 35]
+    python benchmarks/profile_304.py --stages 5     # no profiler: each re-run's stage times
 
 Serves ``run.py``'s corpus on 127.0.0.1 (100 ms latency, ETags), runs the pipeline once
 (everything new), then profiles the next day's run (every feed answers 304) and prints its
-CPU and wall time and the profile by cumulative time.
+CPU and wall time and the profile by cumulative time. ``--stages N`` instead runs N such days
+without the profiler and prints, per run, the wall time of the whole run, of the fetch, and
+of the rest (config, claim, store, release).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--entries", type=int, default=50)
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--stages", type=int, default=0, help="N re-runs, no profiler")
     args = parser.parse_args()
     bodies = bench.corpus(args.feeds, args.entries)
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +54,9 @@ def main() -> None:
 
             first = run(load_config(config_path), now=bench.NOW, warn=lambda _: None)
             print(f"first run: {first.status}, {first.articles_in} articles")
+            if args.stages:
+                stages(config_path, args.stages)
+                return
             profile = cProfile.Profile()
             cpu, wall = time.process_time(), time.perf_counter()
             profile.enable()
@@ -66,6 +73,29 @@ def main() -> None:
             assert server.stdin is not None
             server.stdin.close()
             server.wait(timeout=30)
+
+
+def stages(config_path: Path, runs: int) -> None:
+    from newsletter.config import load_config
+    from newsletter.pipeline import run
+
+    print("| re-run | status | whole s | fetch s | rest s | fetch CPU s |")
+    print("|---|---|---|---|---|---|")
+    for n in range(1, runs + 1):
+        watch = bench.CpuStopwatch()
+        start = time.perf_counter()
+        again = run(
+            load_config(config_path),
+            now=bench.NOW + timedelta(days=n),
+            warn=lambda _: None,
+            timings=watch,
+        )
+        whole = time.perf_counter() - start
+        fetch = watch.seconds["fetch"]
+        print(
+            f"| {n} | {again.status} | {whole:.3f} | {fetch:.3f} | {whole - fetch:.3f} "
+            f"| {watch.seconds['cpu fetch']:.3f} |"
+        )
 
 
 if __name__ == "__main__":
