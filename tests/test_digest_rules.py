@@ -318,6 +318,30 @@ def test_each_kind_of_pitch_and_back_reference_is_still_caught() -> None:
     assert not leans_back("Ukraine and Russia both sent delegations to Geneva on Sunday.")
 
 
+def test_a_blog_instruction_and_a_subject_listed_before_are_not_items() -> None:
+    # The tech newsletter's developers section: "On January 21, 2016, the targetingStatus of
+    # these locations will be changed ..." (which locations? the post's list), then "To get
+    # started with this new library, please see the README's ... section." and "The API
+    # automatically converted to the correct AppConversionType." (past the first sentence).
+    from newsletter.digest.cleaning import definite_subject, is_promotional, leans_back
+
+    assert leans_back(
+        "On January 21, 2016, the targetingStatus of these locations will be changed."
+    )
+    assert leans_back("Most of those shares were sold in March by Acme's founders.")
+    assert not leans_back("Acme said this year will be its best, with sales up 4% in March.")
+    assert leans_back("Those contracts would be worth $2 billion to Acme, Reuters said.")
+    assert is_promotional(
+        "To get started with this new library, please see the README's usage section."
+    )
+    assert is_promotional("Please update your code before March 3 to use v201601.")
+    # A quoted plea is reporting.
+    assert not is_promotional('"Please help us," the mayor of Kharkiv said on Sunday.')
+    assert definite_subject("The API automatically converted to the correct type.") == "API"
+    assert definite_subject("The API will be sunset on June 21.") == "API"
+    assert definite_subject("The White House quickly rejected the plan.") is None
+
+
 def test_a_video_description_calling_the_reader_to_act_is_not_an_item() -> None:
     # YouTube's feed in ../shared put these under "Platforms" in the tech newsletter.
     from newsletter.digest.cleaning import is_boilerplate

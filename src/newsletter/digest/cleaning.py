@@ -110,10 +110,13 @@ _NOT_ALONE = re.compile(
 # (the regex costs some 20 us a sentence, the substring tests about 1 us).
 _NOT_ALONE_ANYWHERE = re.compile(
     r"\bthe two (?:men|sides|leaders|women|companies|countries|governments|firms)\b"
-    r"|\bboth (?:companies|countries|governments|firms)\b",
+    r"|\bboth (?:companies|countries|governments|firms)\b"
+    # A subject that is "these/those <things>" ("On January 21, the targetingStatus of these
+    # locations will be changed ..."): the things were listed in the sentence before.
+    r"|\b(?:these|those) [a-z]+ (?:will|would|are|were|have|had|can|could|may|must|should)\b",
     re.IGNORECASE,
 )
-_NOT_ALONE_CORES = ("the two ", "both ")
+_NOT_ALONE_CORES = ("the two ", "both ", "these ", "those ")
 _WORD = re.compile(r"\w+")
 _FIRST_PERSON = re.compile(
     r"^(?:[^,.]{0,40}, )?(?:today,? )?(?:we|we're|we've|we'll|our|us|i|i'm|i've|my)\b", re.I
@@ -139,11 +142,19 @@ _VERBS = (
 _DEFINITE = re.compile(
     r"^The ((?:(?!most |more |less |least |first |last )[a-z][a-z-]+ (?![a-z]+ly\b))?"
     r"(?:[a-z][a-z-]+|[A-Z]{2,6}))"
-    rf"(?=,| (?:{_VERBS})\b)"
+    rf"(?=,| (?:[a-z]+ly )?(?:{_VERBS})\b)"  # "The API automatically converted ..."
 )
 _QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")
 _SECOND_PERSON = re.compile(
     r"\b(?:you|your|yours|yourself|yourselves)\b|\byou[\u2019'](?:re|ve|ll|d)\b", re.I
+)
+# An instruction to the reader outside a quotation ("To get started with this new library,
+# please see the README's section.", "Please update your code before March."): a blog's
+# notice, not news.
+_PLEASE = re.compile(
+    r"\bplease (?:see|visit|read|refer|contact|check|note|let|review|update|migrate|upgrade|"
+    r"reach|follow|make sure|ensure|consult|download|sign|register|join|share|use|try)\b",
+    re.IGNORECASE,
 )
 # A blog's "I" anywhere outside a quotation ("... I decided to start from the top down").
 _FIRST_PERSON_SINGULAR = re.compile(
@@ -168,14 +179,16 @@ _PITCH_CORES = (
 
 
 def is_promotional(text: str) -> bool:
-    """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you", the
-    writer as "I" or "we" (outside a quotation), an exclamation, or a pitch. The regexes run
+    """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you" or
+    told "please see ...", the writer as "I" or "we" (outside a quotation), an exclamation, or
+    a pitch. The regexes run
     only on a sentence holding one of their literal cores (they cost some 50 us a sentence,
     the substring tests a few)."""
     folded = fold(text)
     unquoted = _QUOTED.sub(" ", text)
     return bool(
         ("you" in folded and _SECOND_PERSON.search(unquoted))
+        or ("please " in folded and _PLEASE.search(unquoted))
         or _FIRST_PERSON_SINGULAR.search(unquoted)
         or unquoted.rstrip().endswith("!")
         or (
