@@ -407,6 +407,31 @@ def definite_without_antecedent(digest: Digest, dev: DevSet) -> int:
     return bad
 
 
+_SURNAME_SPEAKS = re.compile(r"^([A-Z][a-z]+) (?:said|says|added|told)\b|^([A-Z][a-z]+), who\b")
+
+
+def surname_without_name(digest: Digest, dev: DevSet) -> int:
+    """Items opening with a surname alone ("Pettersen, who ...", "Quinn says ...") whose
+    article gave the full name earlier, in a sentence the item does not carry, and that no
+    item shown before it gives in full (reading the issue in order, as a subscriber)."""
+    by_source = {a.source: a for a in dev.articles}
+    bad = 0
+    shown: list[str] = []
+    for i in [*digest.lead, *(i for s in digest.sections for i in s.items)]:
+        match = _SURNAME_SPEAKS.match(i.text)
+        article = by_source.get(i.sources[0]) if i.sources else None
+        shown.append(i.text)
+        if match is None or article is None:
+            continue
+        name = match.group(1) or match.group(2)
+        full = re.compile(rf"[A-Z][a-z]+ {name}\b")
+        before = article.text[: max(article.text.find(i.text[:40]), 0)]
+        told = any(full.search(text.replace("The ", "the ")) for text in shown[:-1])
+        if full.search(before.replace("The ", "the ")) and not told:
+            bad += 1
+    return bad
+
+
 def boilerplate(digest: Digest, dev: DevSet) -> int:
     """Items that are boilerplate or fragments."""
     per_outlet: dict[str, Counter[str]] = defaultdict(Counter)
@@ -453,9 +478,7 @@ def not_alone(digest: Digest) -> int:
     whose first sentence leans on an untold event or an unnamed source (``_untold``)."""
     items = [*digest.lead, *(i for s in digest.sections for i in s.items)]
     return sum(
-        1
-        for i in items
-        if _NOT_ALONE.match(i.text) or _DATELINE.match(i.text) or _untold(i.text)
+        1 for i in items if _NOT_ALONE.match(i.text) or _DATELINE.match(i.text) or _untold(i.text)
     )
 
 
@@ -503,7 +526,11 @@ def label_free(digest: Digest, dev: DevSet, name: str) -> dict[str, str]:
         "weak citations (sentence level)": str(weak_citations(digest, dev)),
         "boilerplate items": str(boilerplate(digest, dev)),
         "promotional items": str(promotional(digest)),
-        "not standalone": str(not_alone(digest) + definite_without_antecedent(digest, dev)),
+        "not standalone": str(
+            not_alone(digest)
+            + definite_without_antecedent(digest, dev)
+            + surname_without_name(digest, dev)
+        ),
         "out of article order": str(out_of_order(digest, dev)),
         "empty sections with an article": str(empty_sections(digest, dev)),
         "same under two hash seeds": (

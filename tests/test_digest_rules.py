@@ -235,6 +235,73 @@ def test_an_untold_event_or_an_unnamed_source_needs_the_sentence_before_it() -> 
             assert item.text.startswith("OPEC+ agreed"), item.text
 
 
+def test_a_surname_given_in_full_earlier_needs_the_sentence_that_gave_it() -> None:
+    # A US-politics newsletter from the Guardian's feed showed "Pettersen, who has known
+    # Trump for a decade ..." under The White House: the reader never met Suzann Pettersen.
+    from newsletter.digest.extractive import dangling
+    from newsletter.model import Sentence
+
+    golf = article(
+        "golf",
+        "Golf partner on playing with the president",
+        "Suzann Pettersen, the 15-time LPGA Tour winner, says the president cheats at golf.\n"
+        "Pettersen, who has known him for a decade, spoke to the newspaper Verdens Gang.\n"
+        "Quinn says the club has 2,000 members.",
+        "The Guardian",
+    )
+    first, second, third = (
+        Sentence(text=t, article=golf, position=i) for i, t in enumerate(golf.text.split("\n"))
+    )
+    assert dangling(second)  # the full name is in the sentence before
+    assert not dangling(first)
+    assert not dangling(third)  # no "<First> Quinn" before it: nothing to point back to
+    # A name the day's news gives in full in two or more articles ("Dmitry Peskov") is one
+    # the issue names in full too: "Peskov said ..." stands.
+    from newsletter.digest.extractive import widely_named
+
+    peskov = [
+        article(k, "Kremlin on the plan", f"Kremlin spokesman Dmitry Peskov said {k}.", "Wire")
+        for k in ("no talks", "no change")
+    ]
+    assert widely_named([golf, *peskov]) == frozenset({"Peskov"})
+    assert not dangling(second, frozenset({"Pettersen"}))
+
+
+def test_a_sentence_split_off_too_early_is_a_fragment() -> None:
+    # "Speaking on Jimmy Kimmel Live! the adult film star Stormy Daniels appears to ..."
+    # was split after "Live!", and its tail was an item opening in lower case.
+    from newsletter.digest.cleaning import is_fragment
+
+    assert is_fragment("the adult film star Stormy Daniels appears to question a statement.")
+    assert not is_fragment("iPhone sales rose 4% in the quarter, Apple said on Thursday.")
+    assert not is_fragment("de Blasio said the city would hire 500 more teachers next year.")
+    assert not is_fragment("Stormy Daniels appeared on Jimmy Kimmel Live on Tuesday night.")
+
+
+def test_one_section_keyword_in_the_title_is_enough_for_an_article_on_one_section() -> None:
+    # "Director of CDC resigns ..." (the body says "Centers for Disease Control") and
+    # "Fire shuts Gulf Coast refinery" name their section once, in the title.
+    from newsletter.digest.relevance import build_gate
+
+    fire = article(
+        "fire",
+        "Fire shuts Gulf Coast refinery",
+        "A blaze closed the Baytown plant in Texas on Wednesday night, its owner said.\n"
+        "Nobody was hurt, and the cause was not yet known.",
+        "Petro Daily",
+    )
+    gate = build_gate(SECTIONS, [], 0.4, "en")
+    assert gate.keep(fire)
+    unrelated = article(
+        "bakery",
+        "Bakery wins the town's best bread prize",
+        "The Millbrook bakery won the county's best bread prize on Saturday.\n"
+        "Its owner said the sourdough takes three days to make.",
+        "Town Crier",
+    )
+    assert not gate.keep(unrelated)
+
+
 def test_advice_and_a_standfirst_that_name_nothing_are_not_items() -> None:
     # The tech newsletter's "Money and markets" carried Google Alerts' "Investors looking to
     # take advantage of cash heavy shares, ..." and "Platforms" a Guardian standfirst that

@@ -234,6 +234,17 @@ def house_notice(text: str, outlet: str | None) -> bool:
 
 
 def is_fragment(text: str) -> bool:
+    """Cut off ("..."), a list bullet, or the tail of a sentence split too early: it opens
+    in lower case ("the adult film star ... appears to question ...", split off "Speaking on
+    Jimmy Kimmel Live!"), though not "iPhone sales ..." nor "de Blasio said ..."."""
+    words = text.split(maxsplit=2)
+    lower_start = bool(words) and words[0][:1].islower()
+    if (
+        lower_start
+        and not any(c.isupper() for c in words[0])
+        and (len(words) < 2 or not words[1][:1].isupper())
+    ):
+        return True
     return bool(_FRAGMENT.search(text))
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 
 from newsletter.config import SectionSettings, SummarySettings
 from newsletter.digest.budget import Budget
@@ -193,6 +194,7 @@ def candidates_of(
     tokens = {id(s): Tokens.of(s.text, language) for sentences in split for s in sentences}
     configured = [section_terms(s, language) for s in sections]
     titles = frozenset(w for s in sections for w in stems(s.title, language))
+    known = widely_named(sentences[0].article for sentences in raw if sentences)
     names = frozenset(w for s in sections for k in s.keywords for w in k.split() if w[:1].isupper())
     profiles, fits = adapt_scored(configured, list(tokens.values()), learn)
     fit_of = dict(zip(tokens, fits, strict=True))
@@ -205,12 +207,12 @@ def candidates_of(
             passage: tuple[Sentence, ...] = (sentence,)
             fit = scores[i]
             before = sentences[i - 1] if i > 0 else None
-            if leans(sentence, titles):
+            if leans(sentence, titles, known):
                 if (
                     before is None
                     or before.position != sentence.position - 1
                     or not readable(before, names)
-                    or leans(before, titles)
+                    or leans(before, titles, known)
                     or not names_a_person(before.text, sentence.text)
                 ):
                     continue
@@ -258,11 +260,11 @@ def _named_cue(text: str, today: Terms, configured: Terms, language: str) -> boo
     return any(w in today.words and w not in configured.words for w in names)
 
 
-def leans(sentence: Sentence, titles: frozenset[str]) -> bool:
+def leans(sentence: Sentence, titles: frozenset[str], known: frozenset[str] = frozenset()) -> bool:
     """Does the sentence need the one before it: it dangles ("He said ..."), or, past its
     article's opening, its subject is only "The <noun>" ("The LNG will be shipped ...") and
     that noun is not what a section's title names ("The plan ..." under "The US plan")?"""
-    if dangling(sentence):
+    if dangling(sentence, known):
         return True
     noun = definite_subject(sentence.text) if sentence.position > 0 else None
     return noun is not None and not titles.issuperset(stems(noun))
@@ -321,8 +323,9 @@ def names_someone(sentence: Sentence, names: frozenset[str] = frozenset()) -> bo
     return bool(mid_sentence.search(sentence.article.text))
 
 
-def dangling(sentence: Sentence) -> bool:
-    """Does the sentence only make sense after the one before it?"""
+def dangling(sentence: Sentence, known: frozenset[str] = frozenset()) -> bool:
+    """Does the sentence only make sense after the one before it? ``known``: surnames the
+    day's articles give in full often enough that a bare one stands (``widely_named``)."""
     text = sentence.text
     return bool(
         _DANGLING.match(text)
@@ -331,7 +334,42 @@ def dangling(sentence: Sentence) -> bool:
         or leans_back(text)
         or _BARE_EVENT.search(text)
         or (_ROLE_SOURCE.search(text) and not names_someone(sentence))
+        or _bare_surname(sentence, known)
     )
+
+
+_OPENING_NAME = re.compile(
+    r"([A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?:, who\b| (?:said|says|added|told|recalled|explained)\b)"
+)
+_NOT_A_FIRST_NAME = r"(?!(?:The|A|An|This|That|In|On|At|By|For|And|But)\b)"
+
+
+_FULL_NAME = re.compile(rf"\b{_NOT_A_FIRST_NAME}[A-Z][a-z]+ ([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b")
+
+
+def widely_named(articles: Iterable[Article]) -> frozenset[str]:
+    """Surnames that two or more of the day's articles give in full ("Dmitry Peskov"): a
+    name the day's news is full of, which a reader meets in the issue under its full name
+    too, so a bare "Peskov said ..." stands."""
+    counts: Counter[str] = Counter()
+    for article in articles:
+        counts.update(set(_FULL_NAME.findall(article.text)))
+    return frozenset(name for name, n in counts.items() if n >= 2)
+
+
+def _bare_surname(sentence: Sentence, known: frozenset[str] = frozenset()) -> bool:
+    """Does the sentence open with a surname alone ("Pettersen, who has known Trump for a
+    decade, ...") that its article gave in full before it ("Suzann Pettersen, the 15-time
+    LPGA Tour winner") and the day's news is not full of (``known``)? Who that is was said
+    in the sentence before."""
+    match = _OPENING_NAME.match(sentence.text)
+    if match is None or sentence.position == 0 or match.group(1) in known:
+        return False
+    name = match.group(1)
+    text = sentence.article.text
+    at = text.find(sentence.text[:40])
+    earlier = text[:at] if at > 0 else ""
+    return bool(re.search(rf"\b{_NOT_A_FIRST_NAME}[A-Z][a-z]+ {re.escape(name)}\b", earlier))
 
 
 def _stable_order(article: Article) -> tuple[str, str]:

@@ -137,7 +137,7 @@ class Gate:
         # over "A fire at an electricity substation ...").
         parts = [stems(c.replace("-", " "), self.language) for c in chunks]
         return any(
-            sum(_terms_used(s, words) for words in parts) >= MIN_HEADLINE_TERMS
+            sum(_terms_used(s, words) for words in [parts[0], *parts]) >= MIN_HEADLINE_TERMS
             or _terms_used(s, [w for words in parts for w in words]) >= MIN_HEADLINE_TERMS
             for s in self.own
         )
