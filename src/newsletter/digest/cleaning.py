@@ -181,9 +181,8 @@ _PITCH_CORES = (
 def is_promotional(text: str) -> bool:
     """Marketing copy or a blog's own voice, not reporting: the reader addressed as "you" or
     told "please see ...", the writer as "I" or "we" (outside a quotation), an exclamation, or
-    a pitch. The regexes run
-    only on a sentence holding one of their literal cores (they cost some 50 us a sentence,
-    the substring tests a few)."""
+    a pitch. The regexes run only on a sentence holding one of their literal cores (they cost
+    some 50 us a sentence, the substring tests a few)."""
     folded = fold(text)
     unquoted = _QUOTED.sub(" ", text)
     return bool(

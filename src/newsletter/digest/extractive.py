@@ -342,8 +342,6 @@ _OPENING_NAME = re.compile(
     r"([A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?:, who\b| (?:said|says|added|told|recalled|explained)\b)"
 )
 _NOT_A_FIRST_NAME = r"(?!(?:The|A|An|This|That|In|On|At|By|For|And|But)\b)"
-
-
 _FULL_NAME = re.compile(rf"\b{_NOT_A_FIRST_NAME}[A-Z][a-z]+ ([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b")
 
 

@@ -133,8 +133,8 @@ class Gate:
             return True
         chunks = [article.title, *_ROUGH_SPLIT.split(article.text[:2000], maxsplit=1)[:1]]
         # Hyphenated compounds count by their parts ("barrel-per-day" uses "barrel"); a word
-        # used in both the title and the first sentence counts twice ("Substation fire ..."
-        # over "A fire at an electricity substation ...").
+        # in the title counts twice (the title states what the article is about: "Director
+        # of CDC resigns ..."), and once more in the first sentence.
         parts = [stems(c.replace("-", " "), self.language) for c in chunks]
         return any(
             sum(_terms_used(s, words) for words in [parts[0], *parts]) >= MIN_HEADLINE_TERMS
