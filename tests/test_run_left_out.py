@@ -77,3 +77,28 @@ def test_a_run_logs_one_line_of_off_topic_too_old_and_published(
         "articles left out: 1 off-topic, 1 too old (over [fetch] max_age_days = 7), "
         "3 in an earlier issue"
     ]
+
+
+def test_runs_hand_every_object_back_to_the_garbage_collector(project: Path) -> None:
+    """A run keeps the collector's full passes off the day's articles (gc.freeze) and hands
+    them back at its end, failed, written or skipped: a scheduler daemon runs many days in
+    one process, and objects left frozen would never be collected."""
+    import gc
+
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text() + '\n[[feeds]]\nname = "News"\nurl = "news.xml"\n')
+    _feed(project / "news.xml", [("Peace plan", PLAN, NOW - timedelta(hours=2))])
+    config = load_config(toml)
+    before = gc.get_freeze_count()
+
+    def crash(stage: str) -> None:
+        if stage == "gathered":  # the articles are in, and frozen
+            raise RuntimeError("killed while summarizing")
+
+    with pytest.raises(RuntimeError):
+        run(config, now=NOW, warn=print, checkpoint=crash)
+    assert gc.get_freeze_count() == before
+    assert run(config, now=NOW, warn=print).status == "written"
+    assert gc.get_freeze_count() == before
+    assert run(config, now=NOW + timedelta(days=1), warn=print).status == "nothing-new"
+    assert gc.get_freeze_count() == before
