@@ -485,3 +485,18 @@ def test_the_same_run_under_two_hash_seeds_gives_the_same_issue_json() -> None:
     forward = issue_json(compose_issue(config, articles, number=1, slot=slot))
     backward = issue_json(compose_issue(config, articles[::-1], number=1, slot=slot))
     assert json.dumps(forward) == json.dumps(backward)
+
+
+def test_a_summarizer_primed_ahead_gives_the_same_digest_and_keeps_no_answers() -> None:
+    # The pipeline primes the summarizer with each feed's articles while the parse workers
+    # finish; the digest must be the one an unprimed summarizer makes.
+    day = [OPEC, SOLAR, GRID]
+    primed = ExtractiveSummarizer(SummarySettings())
+    primed.prime(day[:2], SECTIONS, "en")
+    primed.prime(day[2:], SECTIONS, "en")
+    assert primed(day, SECTIONS, "en") == digest_of(day)
+    assert primed._gate is not None and primed._gate[2].answers == {}
+    # Primed for other sections, it judges afresh.
+    other = [SectionSettings(id="oil", title="Oil", keywords=["OPEC", "crude"])]
+    primed.prime(day, other, "en")
+    assert primed(day, SECTIONS, "en") == digest_of(day)

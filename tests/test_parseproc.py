@@ -35,6 +35,26 @@ def test_a_killed_worker_costs_no_feed() -> None:
     assert got == expected and len(got) == 20
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker is started")
+def test_the_waiting_caller_gets_each_parsed_feed_once_as_it_comes() -> None:
+    """While the worker finishes, the caller of results() is handed every feed it parses,
+    once, in the caller's own thread (the summarizer judges articles there meanwhile)."""
+    import threading
+
+    work = jobs(30)
+    handed: list[tuple[str, str]] = []
+    with Parser(len(work), {}) as parser:
+        for job in work:
+            parser.submit(job)
+        got = parser.results(
+            lambda feed: handed.append((feed.key, threading.current_thread().name))
+        )
+    keys = [key for key, _ in handed]
+    assert sorted(keys) == sorted(got) and len(keys) == len(set(keys)) == 30
+    assert {thread for _, thread in handed} == {threading.current_thread().name}
+    assert all(got[key].articles for key in keys)
+
+
 def test_a_body_taken_by_the_callback_is_not_kept_by_the_fetcher(tmp_path: Path) -> None:
     feed = tmp_path / "feed.xml"
     feed.write_bytes(b"<rss><channel><title>T</title></channel></rss>")

@@ -53,6 +53,7 @@ class Ingest(Protocol):
         signatures: dict[str, bytes | None] | None = ...,
         *,
         left_out: LeftOut | None = ...,
+        on_articles: Callable[[Sequence[Article]], None] | None = ...,
     ) -> list[Article]: ...
 
 
@@ -111,13 +112,22 @@ def gather_articles(
     signatures: dict[str, bytes | None] | None = None,
     ingest: Ingest = ingest_feeds,
     left_out: LeftOut | None = None,
+    on_articles: Callable[[Sequence[Article]], None] | None = None,
 ) -> list[Article]:
     """Seeds, then feeds (feeds need the state database: their validators and health)."""
     articles = read_seeds(config.seeds_dir, warn)
     if engine is not None and now is not None and config.feeds:
         fetcher = fetcher or default_fetcher(config)
         articles += ingest(
-            config, engine, fetcher, now, warn, timings, signatures, left_out=left_out
+            config,
+            engine,
+            fetcher,
+            now,
+            warn,
+            timings,
+            signatures,
+            left_out=left_out,
+            on_articles=on_articles,
         )
     return articles
 
@@ -147,9 +157,11 @@ def gather_stories(
     timings: Timings = NO_TIMINGS,
     ingest: Ingest = ingest_feeds,
     left_out: LeftOut | None = None,
+    on_articles: Callable[[Sequence[Article]], None] | None = None,
 ) -> list[Story]:
     """New articles only (not published before under any id or URL), one per story.
-    ``left_out`` gets the counts of what was left out as too old and already published."""
+    ``left_out`` gets the counts of what was left out as too old and already published;
+    ``on_articles``, feed articles as they are parsed (see ``ingest_feeds``)."""
     signatures: dict[str, bytes | None] = {}  # near-duplicate signatures from parse workers
     articles = gather_articles(
         config,
@@ -161,6 +173,7 @@ def gather_stories(
         signatures=signatures,
         ingest=ingest,
         left_out=left_out,
+        on_articles=on_articles,
     )
     if not articles:  # a day of 304s: no need to read back every id ever published
         return []
@@ -336,8 +349,20 @@ def _build(
         message = f"issue #{record.number} recovered: a run that died had written it"
         return RunResult("written", slot, record.number, outbox / name, message, *counts)
     left_out = LeftOut()
+    # The summarizer may judge the articles while the parse workers finish (ingest_feeds).
+    prime = getattr(summarizer, "prime", None)
+    sections, language = config.sections, config.newsletter.language
     stories = gather_stories(
-        config, engine, fetcher, now, warn, record.slot, timings, ingest, left_out
+        config,
+        engine,
+        fetcher,
+        now,
+        warn,
+        record.slot,
+        timings,
+        ingest,
+        left_out,
+        on_articles=(lambda batch: prime(batch, sections, language)) if prime else None,
     )
     articles = [story.article for story in stories]
     gc.freeze()  # the day's articles live to the end of the run (see long_lived_heap)

@@ -41,7 +41,7 @@ from newsletter.digest.cleaning import (
     strip_dateline,
 )
 from newsletter.digest.lexicon import Terms, stems
-from newsletter.digest.relevance import build_gate
+from newsletter.digest.relevance import Gate, build_gate
 from newsletter.digest.sectioning import Tokens, adapt_scored, assign, section_terms
 from newsletter.digest.selection import (
     Candidate,
@@ -119,15 +119,34 @@ class ExtractiveSummarizer:
     ) -> None:
         self.settings = settings or SummarySettings()
         self.warn = warn or logging.getLogger("newsletter.digest").warning
+        self._gate: tuple[list[SectionSettings], str, Gate] | None = None
+
+    def prime(
+        self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
+    ) -> None:
+        """Judge ``articles`` on topic or not now, ahead of the call that summarizes them
+        (the pipeline calls this while the parse workers finish, when this process would
+        otherwise wait); the call then finds the answers made."""
+        gate = self._gate_for(sections, language)
+        for article in articles:
+            gate.keep(article)
+
+    def _gate_for(self, sections: Sequence[SectionSettings], language: str) -> Gate:
+        if self._gate is None or (self._gate[0], self._gate[1]) != (list(sections), language):
+            s = self.settings
+            gate = build_gate(sections, s.topic_keywords, s.min_relevance, language)
+            self._gate = (list(sections), language, gate)
+        return self._gate[2]
 
     def __call__(
         self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
     ) -> Digest:
         s = self.settings
         budget = Budget(s.time_budget_seconds)
-        gate = build_gate(sections, s.topic_keywords, s.min_relevance, language)
+        gate = self._gate_for(sections, language)
         taken = list(budget.within(articles))
         relevant = sorted((a for a in taken if gate.keep(a)), key=_stable_order)
+        gate.answers.clear()  # answered: a summarizer kept for many days must not hoard them
         topic = frozenset(w for k in s.topic_keywords for w in stems(k, language))
         candidates = candidates_of(
             relevant, sections, language, learn=s.learn_cues, topic=topic, budget=budget

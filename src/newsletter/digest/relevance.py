@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsletter.config import SectionSettings
 from newsletter.digest.lexicon import (
@@ -86,6 +86,10 @@ class Gate:
     quick: Prefilter
     min_relevance: float
     language: str
+    # keep()'s answers by (title, text), the only parts of an article it reads: a run asks
+    # while the parse workers finish (ExtractiveSummarizer.prime), then again when it
+    # summarizes, about articles rebuilt in between.
+    answers: dict[tuple[str, str], bool] = field(default_factory=dict, compare=False)
 
     def relevance(self, article: Article, at_least: float = 0.0) -> float:
         """Half for the headline (title and first sentence, where news states its subject):
@@ -122,6 +126,13 @@ class Gate:
 
     def keep(self, article: Article) -> bool:
         """In the newsletter's language, relevant enough, and about at least one section."""
+        key = (article.title, article.text)
+        answer = self.answers.get(key)
+        if answer is None:
+            answer = self.answers[key] = self._keep(article)
+        return answer
+
+    def _keep(self, article: Article) -> bool:
         relevance = self.relevance(article, at_least=self.min_relevance)
         if relevance < self.min_relevance or not self._in_language(article):
             return False

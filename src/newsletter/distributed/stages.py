@@ -6,7 +6,7 @@ delivery's ``deliver_issue`` narrowed to some subscribers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,7 @@ def stored_articles(
     signatures: dict[str, bytes | None] | None = None,
     *,
     left_out: LeftOut | None = None,
+    on_articles: Callable[[Sequence[Article]], None] | None = None,
 ) -> list[Article]:
     """The build's feed articles: what the slot's fetch tasks stored and no issue published.
     (A ``pipeline.Ingest``: it replaces fetching in the build, nothing else changes.) The

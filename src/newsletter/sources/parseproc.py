@@ -123,6 +123,12 @@ class _Child:
             self.alive = False
             self._parser.worker_failed()
 
+    @property
+    def running(self) -> bool:
+        """Still sending jobs or reading answers."""
+        reader = self._reader
+        return self._writer.is_alive() or (reader is not None and reader.is_alive())
+
     def join(self) -> None:
         self._writer.join()
         if self._reader is not None:
@@ -214,9 +220,15 @@ class Parser:
             self._closing = True
             self._changed.notify_all()
 
-    def results(self) -> dict[str, ParsedFeed]:
-        """Every submitted feed parsed (the fetch is over: nothing more will come)."""
+    def results(
+        self, on_parsed: Callable[[ParsedFeed], None] | None = None
+    ) -> dict[str, ParsedFeed]:
+        """Every submitted feed parsed (the fetch is over: nothing more will come). While
+        the workers finish, ``on_parsed`` gets each feed they parse, in this thread, as it
+        comes back: work for this process's otherwise idle wait."""
         self._close()
+        if on_parsed is not None:
+            self._as_they_come(on_parsed)
         for child in self._children:  # each ends once the queue is empty, or on failure
             child.join()
         # What no worker took (none started, or one died) and what a dead worker held.
@@ -237,6 +249,21 @@ class Parser:
             self._signatures.update(self._signed)
         self._parsed, self._signed = {}, {}
         return parsed
+
+    def _as_they_come(self, on_parsed: Callable[[ParsedFeed], None]) -> None:
+        handed: set[str] = set()
+        while True:
+            with self._changed:
+                running = any(child.running for child in self._children)
+                fresh = [(key, p) for key, p in self._parsed.items() if key not in handed]
+                if not fresh and running:
+                    self._changed.wait(0.05)
+                    continue
+            for key, parsed in fresh:
+                handed.add(key)
+                on_parsed(parsed)
+            if not running:
+                return
 
 
 def release_freed_memory() -> None:
