@@ -2,6 +2,8 @@
 
 A summarizer is any callable ``(articles, sections, language) -> Digest`` (``Summarizer``,
 also ``pipeline.Summarizer``); ``build_summarizer`` picks one from ``[summary] backend``.
+One that also has ``prime(articles, sections, language)`` is handed the feed articles as
+the parse workers return them, ahead of the call (``ExtractiveSummarizer.prime``).
 """
 
 from __future__ import annotations
