@@ -66,6 +66,14 @@ class LLMSummarizer:
         self.base = base
         self.post = post
 
+    def prime(
+        self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
+    ) -> None:
+        """The extractive digest it rewrites judges the articles ahead (summarizer.py)."""
+        prime = getattr(self.base, "prime", None)
+        if prime is not None:
+            prime(articles, sections, language)
+
     def __call__(
         self, articles: Sequence[Article], sections: Sequence[SectionSettings], language: str
     ) -> Digest:
