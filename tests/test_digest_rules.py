@@ -500,3 +500,40 @@ def test_a_summarizer_primed_ahead_gives_the_same_digest_and_keeps_no_answers() 
     other = [SectionSettings(id="oil", title="Oil", keywords=["OPEC", "crude"])]
     primed.prime(day, other, "en")
     assert primed(day, SECTIONS, "en") == digest_of(day)
+
+
+def test_a_section_nothing_was_placed_in_takes_what_its_keywords_alone_place_there() -> None:
+    # A US-politics day from the Guardian's feed: the cues learned for the dominant White
+    # House section ("american", "first") carried "a new docu-series about the US opioid
+    # crisis" off "Health", which then said "Nothing new on this today".
+    from newsletter.digest.sectioning import Tokens
+    from newsletter.digest.selection import Candidate, pick_section, prepare
+    from newsletter.model import Sentence
+
+    def candidate(key: str, text: str, section: int, home: int | None) -> Candidate:
+        source = article(key, text, text, "The Guardian")
+        passage = (Sentence(text=text, article=source, position=0),)
+        return Candidate(text, passage, Tokens.of(text, "en"), section, 5.0, home)
+
+    pool = prepare(
+        [
+            candidate("sotu", "Trump promised a new American moment on Tuesday.", 0, None),
+            candidate("opioid", "A new series follows America's opioid crisis in Atlanta.", 0, 1),
+            candidate("golf", "Trump says his Florida golf club is worth $50m.", 0, None),
+        ],
+        2,
+    )
+    assert [pool.candidates[i].text for i in pick_section(pool, 1, 3, 100)] == [
+        "A new series follows America's opioid crisis in Atlanta."
+    ]
+    # A section with passages of its own takes no others.
+    pool = prepare(
+        [
+            candidate("sotu", "Trump promised a new American moment on Tuesday.", 1, None),
+            candidate("opioid", "A new series follows America's opioid crisis in Atlanta.", 0, 1),
+        ],
+        2,
+    )
+    assert [pool.candidates[i].text for i in pick_section(pool, 1, 3, 100)] == [
+        "Trump promised a new American moment on Tuesday."
+    ]

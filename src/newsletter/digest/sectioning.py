@@ -161,7 +161,16 @@ def adapt(profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool) -
 def adapt_scored(
     profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
 ) -> tuple[list[Terms], list[tuple[float, ...]]]:
-    """``adapt``, and each sentence's ``score`` against today's profiles. Learning cues
+    """``adapt``, and each sentence's ``score`` against today's profiles."""
+    learned, scores, _ = adapt_scored_both(profiles, sentences, learn)
+    return learned, scores
+
+
+def adapt_scored_both(
+    profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
+) -> tuple[list[Terms], list[tuple[float, ...]], list[tuple[float, ...]]]:
+    """``adapt_scored``, plus each sentence's score before learning (configured words only,
+    discounted). Learning cues
     scores every sentence once already; a sentence without a learned cue scores the same
     after learning (cues are words no profile had: every other weight, and so every
     subject bonus, is unchanged), so only the others are scored again."""
@@ -170,7 +179,7 @@ def adapt_scored(
     adapted = [_discount(p, df, n) for p in profiles]
     before = list(map(Scorer.of(adapted), sentences))
     if not (learn and len(profiles) > 1):
-        return adapted, before
+        return adapted, before, before
     learned = _learn_cues(adapted, sentences, df, before)
     cues = frozenset(
         w
@@ -178,13 +187,13 @@ def adapt_scored(
         for w in p.words.keys() - old.words.keys()
     )
     if not cues:
-        return learned, before
+        return learned, before, before
     rescore = Scorer.of(learned)
     scores = [
         fit if tokens.distinct.isdisjoint(cues) else rescore(tokens)
         for tokens, fit in zip(sentences, before, strict=True)
     ]
-    return learned, scores
+    return learned, scores, before
 
 
 def _discount(profile: Terms, df: Counter[str], n: int) -> Terms:

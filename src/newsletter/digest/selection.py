@@ -58,6 +58,9 @@ class Candidate:
     tokens: Tokens
     section: int
     fit: float
+    # Where the configured words alone would place it, when that is elsewhere: a section
+    # left without any passage takes these (``pick_section``).
+    home: int | None = None
 
     @property
     def position(self) -> int:
@@ -152,11 +155,19 @@ def pick_lead(pool: _Pool, max_sentences: int, max_words: int) -> list[int]:
 
 
 def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> list[int]:
-    """Fill one section's budget by maximal marginal relevance."""
+    """Fill one section's budget by maximal marginal relevance. A section no passage was
+    placed in takes those its configured words alone place there: on a day one section
+    dominates, the cues learned for it (common words among them) can carry off every
+    passage of a small section ("a docu-series about the US opioid crisis" under health)."""
     mine = sorted(
         (i for i in pool.clusters if pool.candidates[i].section == section and i not in pool.used),
         key=lambda i: -pool.scores[i],
     )[:POOL_SIZE]
+    if not any(pool.candidates[i].section == section for i in pool.clusters):
+        mine = sorted(
+            (i for i in pool.clusters if pool.candidates[i].home == section and i not in pool.used),
+            key=lambda i: -pool.scores[i],
+        )[:POOL_SIZE]
     items: list[int] = []
     words = 0
     while mine and len(items) < max_items:
