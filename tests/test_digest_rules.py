@@ -53,6 +53,14 @@ def article(key: str, title: str, text: str, outlet: str, hour: int = 9) -> Arti
     )
 
 
+def needs_before(text: str) -> bool:
+    """Would ``text``, past its article's opening, need the sentence before it?"""
+    from newsletter.digest.extractive import dangling
+    from newsletter.model import Sentence
+
+    return dangling(Sentence(text=text, article=OPEC, position=3))
+
+
 def digest_of(articles: list[Article]) -> Digest:
     return ExtractiveSummarizer(SummarySettings())(articles, SECTIONS, "en")
 
@@ -181,12 +189,6 @@ def test_a_he_said_sentence_without_its_antecedent_is_not_an_item() -> None:
 def test_a_quote_from_a_bare_surname_needs_the_sentence_before_it() -> None:
     # energy-long's "\u201cApril is a placeholder,\u201d Marsh said." was an item of its own: the
     # reader never learnt who Marsh is (Helena Marsh of Northgate Bank, paragraphs earlier).
-    from newsletter.digest.extractive import dangling
-    from newsletter.model import Sentence
-
-    def needs_before(text: str) -> bool:
-        return dangling(Sentence(text=text, article=OPEC, position=3))
-
     assert needs_before("\u201cApril is a placeholder,\u201d Marsh said.")
     assert needs_before('"The market will believe it when it sees the tanker data," said Marsh.')
     assert needs_before("Kyiv must first agree to the ceasefire terms, Ushakov told reporters.")
@@ -202,12 +204,6 @@ def test_an_untold_event_or_an_unnamed_source_needs_the_sentence_before_it() -> 
     # energy's "Brent crude rose 1.8% to $74.30 a barrel after the decision." (which
     # decision?) and energy-long's "A severe storm ... would still leave the grid short of
     # power, the operator's own scenarios show." (which operator?) were items of their own.
-    from newsletter.digest.extractive import dangling
-    from newsletter.model import Sentence
-
-    def needs_before(text: str) -> bool:
-        return dangling(Sentence(text=text, article=OPEC, position=3))
-
     assert needs_before("Brent crude rose 1.8% to $74.30 a barrel after the decision.")
     assert needs_before("Shares fell 4% following the announcement, and bonds rallied.")
     assert needs_before(

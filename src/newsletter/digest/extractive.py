@@ -42,7 +42,7 @@ from newsletter.digest.cleaning import (
 )
 from newsletter.digest.lexicon import Terms, stems
 from newsletter.digest.relevance import Gate, build_gate
-from newsletter.digest.sectioning import Tokens, adapt_scored_both, assign, section_terms
+from newsletter.digest.sectioning import Tokens, adapt_scored, assign, section_terms
 from newsletter.digest.selection import (
     Candidate,
     items,
@@ -215,7 +215,7 @@ def candidates_of(
     titles = frozenset(w for s in sections for w in stems(s.title, language))
     known = widely_named(sentences[0].article for sentences in raw if sentences)
     names = frozenset(w for s in sections for k in s.keywords for w in k.split() if w[:1].isupper())
-    profiles, fits, configured_fits = adapt_scored_both(configured, list(tokens.values()), learn)
+    profiles, fits, configured_fits = adapt_scored(configured, list(tokens.values()), learn)
     fit_of = dict(zip(tokens, fits, strict=True))
     home_of = dict(zip(tokens, configured_fits, strict=True))
     candidates = []

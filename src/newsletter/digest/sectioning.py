@@ -160,17 +160,9 @@ def adapt(profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool) -
 
 def adapt_scored(
     profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
-) -> tuple[list[Terms], list[tuple[float, ...]]]:
-    """``adapt``, and each sentence's ``score`` against today's profiles."""
-    learned, scores, _ = adapt_scored_both(profiles, sentences, learn)
-    return learned, scores
-
-
-def adapt_scored_both(
-    profiles: Sequence[Terms], sentences: Sequence[Tokens], learn: bool
 ) -> tuple[list[Terms], list[tuple[float, ...]], list[tuple[float, ...]]]:
-    """``adapt_scored``, plus each sentence's score before learning (configured words only,
-    discounted). Learning cues
+    """``adapt``, each sentence's ``score`` against today's profiles, and its score before
+    learning (configured words only, discounted). Learning cues
     scores every sentence once already; a sentence without a learned cue scores the same
     after learning (cues are words no profile had: every other weight, and so every
     subject bonus, is unchanged), so only the others are scored again."""

@@ -159,15 +159,16 @@ def pick_section(pool: _Pool, section: int, max_items: int, max_words: int) -> l
     placed in takes those its configured words alone place there: on a day one section
     dominates, the cues learned for it (common words among them) can carry off every
     passage of a small section ("a docu-series about the US opioid crisis" under health)."""
+    placed = any(pool.candidates[i].section == section for i in pool.clusters)
     mine = sorted(
-        (i for i in pool.clusters if pool.candidates[i].section == section and i not in pool.used),
+        (
+            i
+            for i in pool.clusters
+            if (pool.candidates[i].section if placed else pool.candidates[i].home) == section
+            and i not in pool.used
+        ),
         key=lambda i: -pool.scores[i],
     )[:POOL_SIZE]
-    if not any(pool.candidates[i].section == section for i in pool.clusters):
-        mine = sorted(
-            (i for i in pool.clusters if pool.candidates[i].home == section and i not in pool.used),
-            key=lambda i: -pool.scores[i],
-        )[:POOL_SIZE]
     items: list[int] = []
     words = 0
     while mine and len(items) < max_items:
