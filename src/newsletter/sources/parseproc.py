@@ -22,6 +22,7 @@ import collections
 import contextlib
 import ctypes
 import functools
+import itertools
 import logging
 import os
 import pickle
@@ -251,16 +252,16 @@ class Parser:
         return parsed
 
     def _as_they_come(self, on_parsed: Callable[[ParsedFeed], None]) -> None:
-        handed: set[str] = set()
+        handed = 0  # answers are only ever added to _parsed, in the order they came
         while True:
             with self._changed:
                 running = any(child.running for child in self._children)
-                fresh = [(key, p) for key, p in self._parsed.items() if key not in handed]
+                fresh = list(itertools.islice(self._parsed.values(), handed, None))
                 if not fresh and running:
                     self._changed.wait(0.05)
                     continue
-            for key, parsed in fresh:
-                handed.add(key)
+            handed += len(fresh)
+            for parsed in fresh:
                 on_parsed(parsed)
             if not running:
                 return
